@@ -1,0 +1,44 @@
+"""What users `source` in gdb: finds the gdbmem package and its environment, registers commands.
+
+    (gdb) source /path/to/gdbmem/gdbinit.py
+
+Works from any directory and in any gdb with Python >= 3.9; sourcing it twice registers
+nothing twice. gdbmem itself needs nothing beyond the standard library; the project's
+virtualenv (.venv, made from gdb's own Python by `make setup`) is added to sys.path when it
+matches this gdb's Python, so scripts run inside gdb can import the test tools too.
+"""
+
+import os
+import sys
+
+
+def _gdbmem_setup() -> None:
+    import gdb
+
+    if sys.version_info < (3, 9):
+        gdb.write("gdbmem: needs Python 3.9 or newer, and this gdb embeds Python %d.%d; "
+                  "use a newer gdb\n" % sys.version_info[:2], gdb.STDERR)
+        return
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+    except NameError:  # very old gdbs do not set __file__ for sourced scripts
+        gdb.write("gdbmem: cannot tell where gdbinit.py is; use "
+                  "`python sys.path.insert(0, '/path/to/gdbmem')` then `python import gdbmem."
+                  "commands; gdbmem.commands.register()`\n", gdb.STDERR)
+        return
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    site = os.path.join(here, ".venv", "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
+    if os.path.isdir(site) and site not in sys.path:
+        sys.path.append(site)
+    try:
+        import gdbmem.commands
+    except ImportError as exc:
+        gdb.write("gdbmem: cannot import the package from %s (%s); run `make setup` there\n"
+                  % (here, exc), gdb.STDERR)
+        return
+    gdbmem.commands.register()
+
+
+_gdbmem_setup()
+del _gdbmem_setup

@@ -1,0 +1,1 @@
+"""Lookups, selections, totals: pure functions over lists of Regions."""

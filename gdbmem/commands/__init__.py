@@ -1,0 +1,24 @@
+"""gdb commands: one module per command, each thin; `register()` creates them once."""
+
+from __future__ import annotations
+
+_registered = False
+
+
+def register() -> bool:
+    """Create gdbmem's commands, settings and functions; False if they already exist."""
+    global _registered
+    if _registered:
+        return False
+    from gdbmem.commands import settings
+    from gdbmem.commands.functions import VmaEnd, VmaStart
+    from gdbmem.commands.memmap import MemmapCommand
+    from gdbmem.commands.vmainfo import VmainfoCommand
+
+    settings.register()
+    MemmapCommand()
+    VmainfoCommand()
+    VmaStart()
+    VmaEnd()
+    _registered = True
+    return True

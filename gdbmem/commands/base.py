@@ -1,0 +1,95 @@
+"""What every gdbmem command shares: argparse-declared arguments whose help is gdb's `help`,
+gdb expressions for addresses, and one error edge that prints a single line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.commands.settings import debug_enabled
+from gdbmem.errors import GdbmemError, UsageError
+
+
+class _HelpShown(Exception):
+    """-h printed the help: the command is done."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports through UsageError instead of exiting gdb."""
+
+    def __init__(self, prog: str, description: str, epilog: str = ""):
+        super().__init__(prog=prog, description=description, epilog=epilog, add_help=True,
+                         formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(
+                             prog, width=88, max_help_position=30))
+
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{message} (see `help {self.prog}`)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        if message:
+            gdb.write(message)
+        raise _HelpShown()
+
+    def print_help(self, file: Any = None) -> None:
+        gdb.write(self.format_help())
+
+
+class Command(gdb.Command):
+    """A gdbmem command: subclasses set `name`, `parser` and implement `run(args, from_tty)`."""
+
+    name = ""
+    parser: ArgumentParser
+    completer: int = gdb.COMPLETE_NONE
+
+    def __init__(self) -> None:
+        # gdb's `help NAME` is the class docstring: a summary line, then argparse's usage.
+        type(self).__doc__ = f"{self.parser.description}\n\n{self.parser.format_help()}".rstrip()
+        super().__init__(self.name, gdb.COMMAND_DATA, self.completer)
+
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        # A report makes tens of thousands of objects (regions, cells, rows), none in a cycle;
+        # left on, the cyclic collector would walk them all again and again while they grow.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            args = self.parser.parse_args(gdb.string_to_argv(argument))
+            self.run(args, from_tty)
+        except _HelpShown:
+            return
+        except GdbmemError as exc:
+            raise gdb.GdbError(f"{self.name}: {exc}") from None
+        except gdb.GdbError:
+            raise
+        except gdb.error as exc:
+            raise gdb.GdbError(f"{self.name}: {exc}") from None
+        except KeyboardInterrupt:
+            raise gdb.GdbError(f"{self.name}: interrupted") from None
+        except Exception as exc:  # a bug of ours: one line, the traceback on request
+            if debug_enabled():
+                traceback.print_exc()
+            raise gdb.GdbError(f"{self.name}: internal error: {type(exc).__name__}: {exc} "
+                               "(`set gdbmem debug on` shows the traceback)") from None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        raise NotImplementedError
+
+
+def complete_choices(word: str, choices: Sequence[str], comma_list: bool = False) -> list[str]:
+    """Choices that complete `word`; with comma_list, the last item of `a,b,c`."""
+    head, last = "", word
+    if comma_list and "," in word:
+        head, _, last = word.rpartition(",")
+        head += ","
+    return [head + c for c in choices if c.startswith(last)]
+
+
+def option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    return sorted(s for action in parser._actions for s in action.option_strings)

@@ -1,0 +1,147 @@
+"""memmap: every mapping of the process, with RSS, PSS, dirty, swap and what it is."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.analysis.select import (
+    SORT_KEYS,
+    Selection,
+    group_regions,
+    parse_kinds,
+    select,
+    sort_regions,
+)
+from gdbmem.analysis.totals import process_summary
+from gdbmem.commands.base import ArgumentParser, Command, complete_choices, option_strings
+from gdbmem.commands.settings import colour_wanted
+from gdbmem.errors import TargetError, UsageError
+from gdbmem.model import KINDS
+from gdbmem.render import jsonout
+from gdbmem.render.maps import (
+    group_table,
+    pmap_device,
+    pmap_extended,
+    region_table,
+    smaps_table,
+    summary_line,
+)
+from gdbmem.render.sizes import parse_size
+from gdbmem.target import Process, evaluate_address
+
+parser = ArgumentParser(
+    "memmap",
+    "Show every mapping of the process with RSS, PSS, Dirty, Swap and its kind.",
+    epilog="""\
+Kinds: heap, stack (main thread), thread-stack (with its thread), guard, arena (a malloc
+arena of another thread), exe, lib, file, anon, shm, vdso, vvar, vsyscall.
+Sizes are kB from /proc/PID/smaps, shown human-readable (-k for plain kB); '?' is unknown.
+
+Examples:
+  memmap                         the whole map, with totals and the process summary
+  memmap libc                    regions whose name holds 'libc'
+  memmap /\\.so/ --group          one row per library, its regions summed (like smem -m)
+  memmap --kind heap,arena,anon --sort rss --top 5
+  memmap --perms rw? --min-rss 1M
+  memmap --range $sp-0x10000,$sp+0x10000
+  memmap -x                      exactly pmap -x (also -d for pmap -d, -X for every field)
+  memmap --json                  one object per region, every smaps field by the kernel's name""")
+parser.add_argument("name", nargs="?", metavar="NAME",
+                    help="keep regions whose name holds NAME, or matches /REGEX/")
+parser.add_argument("--kind", metavar="K[,K]", help="keep regions of these kinds")
+parser.add_argument("--perms", metavar="P",
+                    help="keep regions whose perms match: 'rw?', 'r-x', 'x'")
+parser.add_argument("--min-size", metavar="SIZE",
+                    help="keep regions at least this large (64k, 100M)")
+parser.add_argument("--min-rss", metavar="SIZE",
+                    help="keep regions with at least this much resident")
+parser.add_argument("--range", metavar="LO,HI",
+                    help="keep regions overlapping [LO, HI) (gdb expressions)")
+parser.add_argument("--sort", choices=SORT_KEYS, metavar="KEY",
+                    help="order by addr (default) or, largest first, rss|pss|size|dirty|swap")
+parser.add_argument("--top", type=int, metavar="N", help="show only the first N after sorting")
+parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
+layout = parser.add_mutually_exclusive_group()
+layout.add_argument("--group", action="store_true",
+                    help="one row per mapping name, its regions summed")
+layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout and totals")
+layout.add_argument("-d", dest="device", action="store_true", help="pmap -d's layout and totals")
+layout.add_argument("-X", dest="every_field", action="store_true", help="every smaps field")
+layout.add_argument("--json", action="store_true", help="a JSON array, one object per region")
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    address_range = None
+    if args.range is not None:
+        lo, comma, hi = args.range.partition(",")
+        if not comma:
+            raise UsageError(f"--range takes LO,HI, not {args.range!r}")
+        address_range = (evaluate_address(lo), evaluate_address(hi))
+    return Selection(
+        name=args.name,
+        kinds=parse_kinds(args.kind) if args.kind is not None else None,
+        perms=args.perms,
+        min_size_kb=parse_size(args.min_size) >> 10 if args.min_size is not None else None,
+        min_rss_kb=parse_size(args.min_rss) >> 10 if args.min_rss is not None else None,
+        address_range=address_range,
+    )
+
+
+class MemmapCommand(Command):
+    name = "memmap"
+    parser = parser
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        if args.top is not None and args.top < 1:
+            raise UsageError("--top takes a number of regions, 1 or more")
+        selection = _selection(args)
+        process = Process()
+        snapshot = process.snapshot()
+        regions = select(snapshot.regions, selection)
+        if args.sort:
+            regions = sort_regions(regions, args.sort)
+        if args.top is not None:
+            regions = regions[: args.top]
+        colour = colour_wanted(from_tty)
+        human = not args.kb
+        if args.json:
+            if args.group:
+                raise UsageError("--json and --group go separately")
+            text = jsonout.dumps([r.to_dict() for r in regions])
+        elif args.group:
+            text = group_table(group_regions(regions), human, colour)
+        elif args.extended:
+            text = pmap_extended(regions, snapshot.pid, snapshot.cmdline)
+        elif args.device:
+            text = pmap_device(regions, snapshot.pid, snapshot.cmdline)
+        elif args.every_field:
+            text = smaps_table(regions, colour)
+        else:
+            if not regions:
+                raise TargetError("no region matches")
+            text = region_table(regions, human, colour)
+            text += summary_line(process_summary(snapshot.rollup, snapshot.regions), human)
+        gdb.write(text)
+
+    def complete(self, text: str, word: str):
+        words = text.split()
+        if words and not text.endswith(" "):
+            words.pop()  # the word being completed
+        previous = words[-1] if words else ""
+        word = word or ""
+        if previous == "--kind":
+            return complete_choices(word, KINDS, comma_list=True)
+        if previous == "--sort":
+            return complete_choices(word, SORT_KEYS)
+        if word.startswith("-"):
+            return complete_choices(word, option_strings(parser))
+        try:
+            names = Process().map_names()
+        except TargetError:
+            return []
+        # NAME is a substring, and gdb breaks words at '/' and '[': offer what stands between.
+        short = {os.path.basename(n) if n.startswith("/") else n.strip("[]") for n in names}
+        return complete_choices(word, sorted(short))

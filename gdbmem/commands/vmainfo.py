@@ -1,0 +1,50 @@
+"""vmainfo ADDR: the mapping that holds an address, and everything known about it."""
+
+from __future__ import annotations
+
+import argparse
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.analysis.lookup import describe_address
+from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.settings import colour_wanted
+from gdbmem.render import jsonout
+from gdbmem.render.vmainfo import address_json, address_text
+from gdbmem.target import Process, evaluate_address, symbol_at
+
+parser = ArgumentParser(
+    "vmainfo",
+    "Show the mapping that holds an address, and everything known about it.",
+    epilog="""\
+ADDR is any gdb expression. The report names the region (bounds, size, perms, kind, path,
+owning thread), the offset into the region and into its file, the symbol and section,
+whether the page is resident, swapped or not present (pagemap), and the region's smaps
+fields. For an unmapped address it names the nearest regions below and above.
+
+Examples:
+  vmainfo $sp                    which stack, which thread
+  vmainfo ptr                    a heap pointer: heap, arena or anonymous block?
+  vmainfo &global_counter        the executable's .data or .bss
+  vmainfo 0x7ffff7dd3000 --json  the same as a JSON object
+See also the functions $vma_start(ADDR) and $vma_end(ADDR): x/8gx $vma_start($sp)""")
+parser.add_argument("address", nargs="+", metavar="ADDR", help="a gdb expression")
+parser.add_argument("--json", action="store_true", help="print a JSON object")
+
+
+class VmainfoCommand(Command):
+    name = "vmainfo"
+    parser = parser
+    completer = gdb.COMPLETE_EXPRESSION
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        # Expressions may hold spaces ($sp + 8): argv splitting took them apart.
+        address = evaluate_address(" ".join(args.address))
+        process = Process()
+        info = describe_address(process.regions(), address)
+        symbol = symbol_at(address) if info.mapped else None
+        page = process.page_state(address) if info.mapped else None
+        if args.json:
+            gdb.write(jsonout.dumps(address_json(info, symbol, page)))
+        else:
+            gdb.write(address_text(info, symbol, page, colour_wanted(from_tty)))

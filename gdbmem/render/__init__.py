@@ -1,0 +1,1 @@
+"""Turning results into text: sizes, tables, colours, JSON. Pure: returns strings."""

@@ -1,0 +1,176 @@
+"""memmap's layouts: the annotated table, pmap's -x, -d and -X, and --group."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from operator import attrgetter
+
+from gdbmem.analysis.select import Group
+from gdbmem.analysis.totals import (
+    ProcessSummary,
+    field_totals,
+    pmap_device_totals,
+    sum_known,
+    totals,
+)
+from gdbmem.model import Region
+from gdbmem.render.color import KIND_COLOURS
+from gdbmem.render.sizes import UNKNOWN, format_kb, kb_formatter
+from gdbmem.render.table import Column, render_table
+
+
+def _kind_colour(text: str) -> str | None:
+    return KIND_COLOURS.get(text)
+
+
+def mapping_label(region: Region) -> str:
+    """The Mapping cell: the kernel's name, plus the owning thread of a stack or guard."""
+    if region.thread is None:
+        return region.path
+    owner = f"[thread {region.thread}, LWP {region.lwp}]"
+    return f"{region.path} {owner}" if region.path else owner
+
+
+MAP_COLUMNS = (
+    Column("Start"), Column("End"), Column("Size"), Column("Offset"), Column("Perms", "<"),
+    Column("RSS"), Column("PSS"), Column("Dirty"), Column("Swap"),
+    Column("Kind", "<", _kind_colour), Column("Mapping", "<"),
+)
+
+
+def region_table(regions: Sequence[Region], human: bool = True, colour: bool = False,
+                 with_totals: bool = True) -> str:
+    """memmap's default table: one row per region and a totals row."""
+    f = kb_formatter(human)
+
+    def column(attribute: str) -> list:
+        return list(map(attrgetter(attribute), regions))
+
+    starts, ends = column("start"), column("end")
+    sizes = [(end - start) >> 10 for start, end in zip(starts, ends)]
+    figures = [column(name) for name in ("rss_kb", "pss_kb", "dirty_kb", "swap_kb")]
+    cells = [
+        list(map(hex, starts)), list(map(hex, ends)), list(map(f, sizes)),
+        list(map(hex, column("offset"))), column("perms"),
+        *(list(map(f, values)) for values in figures),
+        [kind or "" for kind in column("kind")],
+        [r.path if r.thread is None else mapping_label(r) for r in regions],
+    ]
+    if with_totals:  # analysis.totals.totals(), from the columns already gathered
+        count = len(regions)
+        footer = ("", "", f(sum(sizes)), "", "", *(f(sum_known(v)) for v in figures), "",
+                  f"total of {count} region{'s' if count != 1 else ''}")
+        for column_cells, cell in zip(cells, footer):
+            column_cells.append(cell)
+    return render_table(MAP_COLUMNS, cells, colour)
+
+
+def summary_line(summary: ProcessSummary, human: bool = True) -> str:
+    f = format_kb
+    return (f"process: RSS {f(summary.rss_kb, human)}  PSS {f(summary.pss_kb, human)}  "
+            f"USS {f(summary.uss_kb, human)}  Swap {f(summary.swap_kb, human)}  "
+            f"SwapPss {f(summary.swap_pss_kb, human)}  (from {summary.source})\n")
+
+
+GROUP_COLUMNS = (
+    Column("Regions"), Column("Size"), Column("RSS"), Column("PSS"), Column("USS"),
+    Column("Dirty"), Column("Swap"), Column("Kind", "<", _kind_colour), Column("Mapping", "<"),
+)
+
+
+def group_table(groups: Sequence[Group], human: bool = True, colour: bool = False) -> str:
+    """One row per mapping name, the figures of all its regions summed (like smem -m)."""
+    f = kb_formatter(human)
+    rows = []
+    for g in groups:
+        t = totals(g.regions)
+        uss = field_totals(g.regions, ("Private_Clean", "Private_Dirty"))
+        uss_kb = (None if uss["Private_Clean"] is None or uss["Private_Dirty"] is None
+                  else uss["Private_Clean"] + uss["Private_Dirty"])
+        rows.append((str(t.count), f(t.size_kb), f(t.rss_kb), f(t.pss_kb), f(uss_kb),
+                     f(t.dirty_kb), f(t.swap_kb), g.kind, g.name))
+    return render_table(GROUP_COLUMNS, list(zip(*rows)) or [[] for _ in GROUP_COLUMNS], colour)
+
+
+def _pmap_mode(perms: str) -> str:
+    return perms[:3] + ("s" if perms[3] == "s" else "-") + "-"
+
+
+def _pmap_name(region: Region) -> str:
+    """pmap's Mapping column: a file's base name, '[ stack ]', '[ shmid=0x… ]' or '[ anon ]'."""
+    if region.path.startswith("/SYSV"):
+        return f"  [ shmid=0x{region.inode:x} ]"
+    if "/" in region.path:
+        return os.path.basename(region.path) or region.path
+    if region.path == "[stack]":
+        return "  [ stack ]"
+    return "  [ anon ]"
+
+
+def pmap_extended(regions: Sequence[Region], pid: int, cmdline: str) -> str:
+    """Exactly `pmap -x PID`: Kbytes, RSS and Dirty per region and the `total kB` line."""
+    lines = [f"{pid}:   {cmdline}", "Address           Kbytes     RSS   Dirty Mode  Mapping"]
+    na = UNKNOWN
+    for r in regions:
+        rss = na if r.rss_kb is None else r.rss_kb
+        dirty = na if r.dirty_kb is None else r.dirty_kb
+        lines.append(f"{r.start:016x} {r.size_kb:7} {rss:>7} {dirty:>7} {_pmap_mode(r.perms)} "
+                     f"{_pmap_name(r)}")
+    t = totals(regions)
+    rss_total = na if t.rss_kb is None else t.rss_kb
+    dirty_total = na if t.dirty_kb is None else t.dirty_kb
+    lines.append("---------------- ------- ------- ------- ")
+    lines.append(f"total kB {t.size_kb:15} {rss_total:>7} {dirty_total:>7}")
+    return "\n".join(lines) + "\n"
+
+
+def pmap_device(regions: Sequence[Region], pid: int, cmdline: str) -> str:
+    """Exactly `pmap -d PID`: offsets and devices, and the mapped/writeable/shared line."""
+    lines = [f"{pid}:   {cmdline}",
+             "Address           Kbytes Mode  Offset           Device    Mapping"]
+    for r in regions:
+        major, _, minor = r.dev.partition(":")
+        lines.append(f"{r.start:016x} {r.size_kb:7} {_pmap_mode(r.perms)} {r.offset:016x} "
+                     f"{int(major, 16):03x}:{int(minor or '0', 16):05x} {_pmap_name(r)}")
+    d = pmap_device_totals(regions)
+    lines.append(f"mapped: {d.mapped_kb}K    writeable/private: {d.writeable_private_kb}K    "
+                 f"shared: {d.shared_kb}K")
+    return "\n".join(lines) + "\n"
+
+
+def field_names(regions: Sequence[Region]) -> list[str]:
+    """Every smaps field any region has, in the kernel's order."""
+    names: dict[str, None] = {}
+    for r in regions:
+        for name in r.fields:
+            names.setdefault(name, None)
+    return list(names)
+
+
+def smaps_table(regions: Sequence[Region], colour: bool = False) -> str:
+    """-X: every smaps field of every region, in kB, with a totals row."""
+    names = field_names(regions)
+    columns = [Column("Address"), Column("Perm", "<"), Column("Offset"), Column("Device"),
+               Column("Inode")]
+    columns += [Column(name, "<" if name == "VmFlags" else ">") for name in names]
+    columns.append(Column("Mapping", "<"))
+    rows = []
+    for r in regions:
+        row = [f"{r.start:x}", r.perms, f"{r.offset:08x}", r.dev, str(r.inode)]
+        for name in names:
+            value = r.fields.get(name)
+            row.append(UNKNOWN if value is None else " ".join(value) if isinstance(value, list)
+                       else str(value))
+        row.append(mapping_label(r))
+        rows.append(row)
+    summed = [n for n in names if n not in _NOT_SUMMED]
+    sums = field_totals(regions, summed)
+    rows.append(["", "", "", "", "total"]
+                + [format_kb(sums[n], human=False) if n in sums else "" for n in names]
+                + [f"kB, {len(regions)} regions"])
+    return render_table(columns, list(zip(*rows)), colour)
+
+
+# Page sizes and flags are not amounts: a sum of them means nothing.
+_NOT_SUMMED = {"KernelPageSize", "MMUPageSize", "THPeligible", "ProtectionKey", "VmFlags"}

@@ -1,0 +1,121 @@
+"""vmainfo's report on one address, as text and as the JSON object."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gdbmem.analysis.lookup import AddressInfo
+from gdbmem.model import Region, Symbol
+from gdbmem.proc import PageState
+from gdbmem.render.color import KIND_COLOURS, paint
+from gdbmem.render.sizes import format_bytes, format_kb
+
+_KIND_WORDS = {
+    "heap": "the heap", "stack": "the main stack", "thread-stack": "a thread's stack",
+    "guard": "a guard region", "arena": "a malloc arena", "exe": "the executable",
+    "lib": "a library", "file": "a mapped file", "anon": "anonymous memory",
+    "shm": "shared memory", "vdso": "the vDSO", "vvar": "the vvar page", "vsyscall": "vsyscall",
+}
+
+
+def _region_line(region: Region) -> str:
+    name = f" {region.path}" if region.path else ""
+    return (f"{region.start:#x}-{region.end:#x} {region.perms} "
+            f"{format_kb(region.size_kb)}{name} ({region.kind})")
+
+
+def _owner(region: Region) -> str:
+    return f", thread {region.thread} (LWP {region.lwp})" if region.thread is not None else ""
+
+
+def _page_words(page: PageState) -> str:
+    words = [page.state]
+    if page.present and page.exclusive:
+        words.append("exclusively mapped")
+    if page.file_or_shared:
+        words.append("file page or shared anonymous")
+    if page.soft_dirty:
+        words.append("soft-dirty")
+    if page.swapped:
+        words.append(f"swap type {page.swap_type} offset {page.swap_offset:#x}")
+    return ", ".join(words)
+
+
+def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
+                 colour: bool = False) -> str:
+    region = info.region
+    if region is None:
+        lines = [f"{info.address:#x} is not mapped."]
+        if info.below is not None:
+            lines.append(f"  below  {_region_line(info.below)}, ends "
+                         f"{format_bytes(gap_below(info))} below the address")
+        else:
+            lines.append("  below  nothing is mapped below it")
+        if info.above is not None:
+            lines.append(f"  above  {_region_line(info.above)}, starts "
+                         f"{format_bytes(gap_above(info))} above the address")
+        else:
+            lines.append("  above  nothing is mapped above it")
+        return "\n".join(lines) + "\n"
+    kind = region.kind or "anon"
+    what = _KIND_WORDS.get(kind, kind)
+    if colour:
+        what = paint(what, KIND_COLOURS.get(kind))
+    named = f" {region.path}" if region.path else ""
+    lines = [f"{info.address:#x} is in {what}{named}{_owner(region)}",
+             f"  region   {region.start:#x}-{region.end:#x}  {format_kb(region.size_kb)}  "
+             f"{region.perms}  kind {kind}{'  (deleted file)' if region.deleted else ''}",
+             f"  offset   {info.offset:#x} into the region"]
+    if info.file_offset is not None:
+        lines.append(f"  file     {region.file_path} at file offset {info.file_offset:#x}"
+                     f" (dev {region.dev}, inode {region.inode})")
+    if symbol is not None:
+        where = f" of {symbol.objfile}" if symbol.objfile else ""
+        lines.append(f"  symbol   {symbol.name} in section {symbol.section}{where}")
+    page_text = _page_words(page) if page is not None else "unknown (pagemap unreadable)"
+    lines.append(f"  page     {page_text}")
+    if region.fields:
+        figures = "  ".join(f"{name} {_field_text(name, value)}"
+                            for name, value in region.fields.items())
+        lines.append(f"  smaps    {figures}")
+    return "\n".join(lines) + "\n"
+
+
+_UNITLESS = {"THPeligible", "ProtectionKey"}
+
+
+def _field_text(name: str, value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(value)
+    if isinstance(value, int) and name not in _UNITLESS:
+        return format_kb(value)
+    return str(value)
+
+
+def gap_below(info: AddressInfo) -> int | None:
+    """Bytes from the end of the region below to the address (0: right after it)."""
+    return info.address - info.below.end if info.below is not None else None
+
+
+def gap_above(info: AddressInfo) -> int | None:
+    return info.above.start - info.address if info.above is not None else None
+
+
+def address_json(info: AddressInfo, symbol: Symbol | None,
+                 page: PageState | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "address": info.address,
+        "mapped": info.mapped,
+        "region": info.region.to_dict() if info.region is not None else None,
+        "offset": info.offset,
+        "file_offset": info.file_offset,
+        "symbol": symbol.name if symbol else None,
+        "section": symbol.section if symbol else None,
+        "page": page.to_dict() if page is not None else None,
+    }
+    if not info.mapped:
+        out["below"] = (dict(info.below.to_dict(), gap=gap_below(info))
+                        if info.below is not None else None)
+        out["above"] = (dict(info.above.to_dict(), gap=gap_above(info))
+                        if info.above is not None else None)
+    return out

@@ -1,0 +1,295 @@
+"""The one place that asks gdb which process this is, and reads its /proc files and memory.
+
+Everything here turns gdb's failures into TargetError, so the layers above see one error type.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from typing import IO
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.errors import ParseError, TargetError
+from gdbmem.kinds import ThreadStackPointer, classify
+from gdbmem.model import Region, Snapshot, Symbol
+from gdbmem.proc import (
+    PageState,
+    decode_pagemap_entry,
+    parse_maps,
+    parse_smaps_chunks,
+    parse_smaps_rollup,
+)
+
+_READ_CHUNK = 1 << 19
+_MASK64 = (1 << 64) - 1
+_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named there only from Python 3.10
+
+
+def _large_chunks(pipe: IO[bytes]) -> Iterator[bytes]:
+    """A pipe's bytes in chunks of about _READ_CHUNK, however little each read returns."""
+    fd = pipe.fileno()
+    try:
+        fcntl.fcntl(fd, _F_SETPIPE_SZ, _READ_CHUNK)  # let the writer run a chunk ahead
+    except OSError:
+        pass
+    pieces: list[bytes] = []
+    size = 0
+    while True:
+        piece = os.read(fd, _READ_CHUNK)
+        if not piece:
+            break
+        pieces.append(piece)
+        size += len(piece)
+        if size >= _READ_CHUNK:
+            yield b"".join(pieces)
+            pieces, size = [], 0
+    if pieces:
+        yield b"".join(pieces)
+
+
+class _ProcReader:
+    """/proc/PID/NAME read by `cat` into a pipe, started at once and drained by chunks().
+
+    The kernel writes smaps one page per read() (4,000 reads for 20,000 regions), and writing
+    it is most of its cost. `cat` does those reads on the other core while we parse the
+    chunks already read; a thread of ours could not, as it would take the GIL back 4,000
+    times. Where `cat` cannot be started, we read the file ourselves.
+    """
+
+    def __init__(self, process: Process, name: str):
+        self.process, self.name = process, name
+        self.fd: int | None = process._open_proc(name)  # our open first: its errors are clear
+        self.cat: subprocess.Popen | None = None
+        try:
+            self.cat = subprocess.Popen(["cat", "--", f"/proc/{process.pid}/{name}"],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+        except OSError:
+            return
+        os.close(self.fd)
+        self.fd = None
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            if self.cat is None:
+                assert self.fd is not None
+                yield from self.process._read_fd(self.fd, self.name)
+                return
+            yield from _large_chunks(self.cat.stdout)  # type: ignore[arg-type]
+            self.cat.wait()
+            if self.cat.returncode:
+                reason = self.cat.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
+                if not os.path.isdir(f"/proc/{self.process.pid}"):
+                    raise TargetError(f"process {self.process.pid} has exited")
+                raise TargetError(f"cannot read /proc/{self.process.pid}/{self.name}: "
+                                  f"{reason.splitlines()[-1] if reason else 'cat failed'}")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        cat, self.cat = self.cat, None
+        if cat is not None:
+            if cat.poll() is None:
+                cat.kill()
+                cat.wait()
+            cat.stdout.close()  # type: ignore[union-attr]
+            cat.stderr.close()  # type: ignore[union-attr]
+
+
+class Process:
+    """The selected inferior's live process, checked to be one whose /proc we can read."""
+
+    def __init__(self) -> None:
+        inferior = gdb.selected_inferior()
+        connection = getattr(inferior, "connection", None)
+        kind = getattr(connection, "type", None) if connection is not None else None
+        if kind == "core":
+            raise TargetError("this is a core file: there is no /proc to read (core files are "
+                              "not supported yet; use a live process)")
+        if kind in ("remote", "extended-remote"):
+            raise TargetError("this is a gdbserver target: its /proc is on the remote machine "
+                              "(remote targets are not supported yet)")
+        if not inferior.pid:
+            raise TargetError("no process: start one with `run` or `start`, or `attach PID`")
+        self.inferior = inferior
+        self.pid: int = inferior.pid
+        if not os.path.isdir(f"/proc/{self.pid}"):
+            raise TargetError(f"process {self.pid} has exited")
+
+    # /proc -----------------------------------------------------------------------------------
+
+    def _open_proc(self, name: str) -> int:
+        path = f"/proc/{self.pid}/{name}"
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise TargetError(f"process {self.pid} has exited") from None
+        except PermissionError:
+            raise TargetError(f"cannot read {path}: permission denied (the process belongs "
+                              "to another user; run gdb as that user or as root)") from None
+        except OSError as exc:
+            raise TargetError(f"cannot read {path}: {exc.strerror}") from None
+
+    def _read_error(self, name: str, exc: OSError) -> TargetError:
+        if exc.errno == errno.ESRCH:  # gone while we read
+            return TargetError(f"process {self.pid} has exited")
+        return TargetError(f"cannot read /proc/{self.pid}/{name}: {exc.strerror}")
+
+    def read_proc(self, name: str) -> bytes:
+        """The whole of /proc/PID/NAME."""
+        fd = self._open_proc(name)
+        try:
+            return b"".join(self._read_fd(fd, name))
+        finally:
+            os.close(fd)
+
+    def _read_fd(self, fd: int, name: str) -> Iterator[bytes]:
+        try:
+            while True:
+                chunk = os.read(fd, _READ_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+        except OSError as exc:
+            raise self._read_error(name, exc) from None
+
+    def read_proc_chunks(self, name: str) -> Iterator[bytes]:
+        """/proc/PID/NAME in chunks of about _READ_CHUNK, read by another process (see
+        _ProcReader) while the caller parses the chunks already read."""
+        return _ProcReader(self, name).chunks()
+
+    def exe(self) -> str:
+        try:
+            exe = os.readlink(f"/proc/{self.pid}/exe")
+        except OSError:
+            return ""
+        return exe[: -len(" (deleted)")] if exe.endswith(" (deleted)") else exe
+
+    def cmdline(self) -> str:
+        try:
+            raw = self.read_proc("cmdline")
+        except TargetError:
+            return ""
+        return raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+
+    def page_state(self, address: int) -> PageState | None:
+        """The pagemap entry of the page that holds `address`, or None if unreadable."""
+        page = os.sysconf("SC_PAGE_SIZE")
+        try:
+            with open(f"/proc/{self.pid}/pagemap", "rb", buffering=0) as fh:
+                fh.seek((address // page) * 8)
+                entry = fh.read(8)
+        except OSError:
+            return None
+        if len(entry) != 8:
+            return None
+        return decode_pagemap_entry(int.from_bytes(entry, "little"))
+
+    # gdb -------------------------------------------------------------------------------------
+
+    def read_memory(self, address: int, length: int) -> bytes | None:
+        try:
+            return bytes(self.inferior.read_memory(address, length))
+        except (gdb.MemoryError, gdb.error, ValueError, OverflowError):
+            return None
+
+    def thread_stack_pointers(self) -> list[ThreadStackPointer]:
+        """Each stopped thread's innermost $sp; the user's thread and frame are restored."""
+        selected = gdb.selected_thread()
+        try:
+            frame = gdb.selected_frame()
+        except gdb.error:
+            frame = None
+        out = []
+        try:
+            for thread in self.inferior.threads():
+                if not thread.is_valid() or thread.is_running() or thread.is_exited():
+                    continue  # non-stop mode: a running thread has no registers to read
+                try:
+                    thread.switch()
+                    sp = int(gdb.parse_and_eval("$sp")) & _MASK64
+                except gdb.error:
+                    continue
+                out.append(ThreadStackPointer(thread.num, thread.ptid[1] or self.pid, sp))
+        finally:
+            if selected is not None and selected.is_valid():
+                selected.switch()
+                if frame is not None and frame.is_valid():
+                    frame.select()
+        return out
+
+    def regions(self) -> list[Region]:
+        """Every region with its smaps fields and kind."""
+        return self.snapshot(with_rollup=False).regions
+
+    def snapshot(self, with_rollup: bool = True) -> Snapshot:
+        taken_at = time.time()
+        # The rollup's reader starts first, so the kernel writes it while we parse smaps.
+        rollup_reader = (_ProcReader(self, "smaps_rollup")
+                         if with_rollup and os.path.exists(f"/proc/{self.pid}/smaps_rollup")
+                         else None)
+        try:
+            regions = parse_smaps_chunks(self.read_proc_chunks("smaps"))
+            rollup = (parse_smaps_rollup(b"".join(rollup_reader.chunks()))
+                      if rollup_reader is not None else None)
+        except ParseError as exc:
+            raise TargetError(f"unexpected /proc/{self.pid}/smaps: {exc}") from None
+        finally:
+            if rollup_reader is not None:
+                rollup_reader.close()
+        exe = self.exe()
+        classify(regions, exe=exe, threads=self.thread_stack_pointers(),
+                 read_memory=self.read_memory)
+        return Snapshot(self.pid, regions, rollup, exe=exe, cmdline=self.cmdline(),
+                        taken_at=taken_at)
+
+    def map_names(self) -> list[str]:
+        """The mapping names from maps alone (cheap: for tab completion)."""
+        try:
+            return sorted({r.path for r in parse_maps(self.read_proc("maps")) if r.path})
+        except (TargetError, ParseError):
+            return []
+
+
+# Expressions and symbols -----------------------------------------------------------------
+
+def evaluate_address(expression: str) -> int:
+    """A gdb expression (`$rsp`, `&var`, `ptr+8`, `main`, `0x7ff…`) as an address."""
+    if not expression.strip():
+        raise TargetError("an address expression is needed, like $sp or &var")
+    try:
+        value = gdb.parse_and_eval(expression)
+        code = value.type.strip_typedefs().code
+        if code in (gdb.TYPE_CODE_FUNC, gdb.TYPE_CODE_ARRAY) and value.address is not None:
+            value = value.address
+        elif code in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
+            raise TargetError(f"{expression!r} is a {value.type}, not an address; "
+                              f"try &{expression}")
+        return int(value) & _MASK64
+    except gdb.error as exc:
+        raise TargetError(f"cannot evaluate {expression!r}: {exc}") from None
+
+
+_INFO_SYMBOL_RE = re.compile(r"(.*?) in section (\S+)(?: of (.*))?")
+
+
+def symbol_at(address: int) -> Symbol | None:
+    """What `info symbol ADDRESS` says: a symbol and section for code and static data."""
+    try:
+        text = gdb.execute(f"info symbol {address:#x}", to_string=True).strip()
+    except gdb.error:
+        return None
+    m = _INFO_SYMBOL_RE.fullmatch(text.splitlines()[0] if text else "")
+    if m is None:
+        return None
+    return Symbol(m.group(1), m.group(2), m.group(3) or "")

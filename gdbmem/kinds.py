@@ -114,28 +114,34 @@ def _mark_arenas(regions: Sequence[Region], read_memory: ReadMemory | None) -> N
             tail.kind = "arena"  # type: ignore[union-attr]
 
 
+def _own_stack(regions: Sequence[Region], i: int, num: int | None, lwp: int | None) -> None:
+    """Region i is the stack of thread `num`; a no-access region right below it is its guard."""
+    region = regions[i]
+    region.thread, region.lwp = num, lwp
+    below = regions[i - 1] if i > 0 else None
+    if (below is not None and below.end == region.start and _is_no_access(below)
+            and not below.path):
+        below.kind, below.thread, below.lwp = "guard", num, lwp
+
+
 def _mark_thread_stacks(regions: Sequence[Region], threads: Iterable[ThreadStackPointer]) -> None:
-    starts = [r.start for r in regions]
     by_lwp = {t.lwp: t for t in threads}
-    for region in regions:
-        if region.path.startswith("[stack:"):
-            lwp = int(region.path[7:-1]) if region.path[7:-1].isdigit() else None
-            region.lwp = lwp
+    for i, region in enumerate(regions):
+        if region.path.startswith("[stack:"):  # old kernels name thread stacks themselves
+            tid = region.path[7:-1]
+            lwp = int(tid) if tid.isdigit() else None
             owner = by_lwp.get(lwp) if lwp is not None else None
-            region.thread = owner.num if owner else None
+            _own_stack(regions, i, owner.num if owner else None, lwp)
+    starts = [r.start for r in regions]
     for thread in by_lwp.values():
         i = bisect.bisect_right(starts, thread.sp) - 1
         if i < 0 or not regions[i].contains(thread.sp):
             continue
         region = regions[i]
-        if region.kind == "stack" or (region.kind == "anon" and not region.path):
-            if region.kind == "anon":
-                region.kind = "thread-stack"  # even the main thread's, off [stack]
-            region.thread, region.lwp = thread.num, thread.lwp
-            below = regions[i - 1] if i > 0 else None
-            if (below is not None and below.end == region.start and _is_no_access(below)
-                    and not below.path):
-                below.kind, below.thread, below.lwp = "guard", thread.num, thread.lwp
+        if region.kind == "anon" and not region.path:
+            region.kind = "thread-stack"  # even the main thread's, when it runs off [stack]
+        if region.kind in ("stack", "thread-stack"):
+            _own_stack(regions, i, thread.num, thread.lwp)
 
 
 def classify(regions: Sequence[Region], exe: str = "",

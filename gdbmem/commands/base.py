@@ -44,12 +44,17 @@ class Command(gdb.Command):
 
     name = ""
     parser: ArgumentParser
-    completer: int = gdb.COMPLETE_NONE
+    # A gdb.COMPLETE_* class; None calls the subclass's complete(text, word) method instead
+    # (gdb ignores that method whenever a completer class is given).
+    completer: int | None = None
 
     def __init__(self) -> None:
         # gdb's `help NAME` is the class docstring: a summary line, then argparse's usage.
         type(self).__doc__ = f"{self.parser.description}\n\n{self.parser.format_help()}".rstrip()
-        super().__init__(self.name, gdb.COMMAND_DATA, self.completer)
+        if self.completer is None:
+            super().__init__(self.name, gdb.COMMAND_DATA)
+        else:
+            super().__init__(self.name, gdb.COMMAND_DATA, self.completer)
 
     def invoke(self, argument: str, from_tty: bool) -> None:
         # A report makes tens of thousands of objects (regions, cells, rows), none in a cycle;
@@ -89,6 +94,13 @@ def complete_choices(word: str, choices: Sequence[str], comma_list: bool = False
         head, _, last = word.rpartition(",")
         head += ","
     return [head + c for c in choices if c.startswith(last)]
+
+
+def trim_to_word(matches: Sequence[str], token: str, word: str | None) -> list[str]:
+    """gdb replaces only its last `word` ('-', ',' and '/' break words), so drop the part of
+    the whole `token` that stands before it from each match."""
+    cut = len(token) - len(word or "")
+    return [m[cut:] for m in matches]
 
 
 def option_strings(parser: argparse.ArgumentParser) -> list[str]:

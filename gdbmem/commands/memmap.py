@@ -16,7 +16,13 @@ from gdbmem.analysis.select import (
     sort_regions,
 )
 from gdbmem.analysis.totals import process_summary
-from gdbmem.commands.base import ArgumentParser, Command, complete_choices, option_strings
+from gdbmem.commands.base import (
+    ArgumentParser,
+    Command,
+    complete_choices,
+    option_strings,
+    trim_to_word,
+)
 from gdbmem.commands.settings import colour_wanted
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.model import KINDS
@@ -108,8 +114,6 @@ class MemmapCommand(Command):
         colour = colour_wanted(from_tty)
         human = not args.kb
         if args.json:
-            if args.group:
-                raise UsageError("--json and --group go separately")
             text = jsonout.dumps([r.to_dict() for r in regions])
         elif args.group:
             text = group_table(group_regions(regions), human, colour)
@@ -128,20 +132,20 @@ class MemmapCommand(Command):
 
     def complete(self, text: str, word: str):
         words = text.split()
-        if words and not text.endswith(" "):
-            words.pop()  # the word being completed
+        token = words.pop() if words and not text.endswith(" ") else ""
         previous = words[-1] if words else ""
-        word = word or ""
         if previous == "--kind":
-            return complete_choices(word, KINDS, comma_list=True)
-        if previous == "--sort":
-            return complete_choices(word, SORT_KEYS)
-        if word.startswith("-"):
-            return complete_choices(word, option_strings(parser))
-        try:
-            names = Process().map_names()
-        except TargetError:
-            return []
-        # NAME is a substring, and gdb breaks words at '/' and '[': offer what stands between.
-        short = {os.path.basename(n) if n.startswith("/") else n.strip("[]") for n in names}
-        return complete_choices(word, sorted(short))
+            matches = complete_choices(token, KINDS, comma_list=True)
+        elif previous == "--sort":
+            matches = complete_choices(token, SORT_KEYS)
+        elif token.startswith("-"):
+            matches = complete_choices(token, option_strings(parser))
+        else:
+            try:
+                names = Process().map_names()
+            except TargetError:
+                return []
+            # NAME is a substring: offer base names and bracketed names without brackets.
+            short = {os.path.basename(n) if n.startswith("/") else n.strip("[]") for n in names}
+            matches = complete_choices(token, sorted(short))
+        return trim_to_word(matches, token, word)

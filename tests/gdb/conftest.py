@@ -1,0 +1,98 @@
+"""Running real gdb on real testprogs: one gdb per session, many commands per gdb."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GDBINIT = ROOT / "gdbinit.py"
+DRIVER = Path(__file__).with_name("driver.py")
+BUILD = ROOT / "testprogs" / "build"
+
+
+def build(name: str) -> Path:
+    """The testprog, built by the Makefile's rule (the one way to build them)."""
+    subprocess.run(["make", "-s", "-C", str(ROOT), f"testprogs/build/{name}"], check=True)
+    return BUILD / name
+
+
+class Session:
+    """What one gdb run printed: each command's result, and gdb's own stdout and stderr."""
+
+    def __init__(self, results: list[dict], stdout: str, stderr: str):
+        self.results = results
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __getitem__(self, command: str) -> dict:
+        found = [r for r in self.results if r["command"] == command]
+        assert found, f"{command!r} was not run"
+        return found[0]
+
+    def output(self, command: str) -> str:
+        result = self[command]
+        assert result["ok"], f"{command!r} failed: {result['error']}"
+        return result["output"]
+
+    def json(self, command: str):
+        return json.loads(self.output(command))
+
+    def error(self, command: str) -> str:
+        result = self[command]
+        assert not result["ok"], f"{command!r} should have failed, printed {result['output']!r}"
+        return result["error"]
+
+    def nth(self, command: str, n: int) -> dict:
+        return [r for r in self.results if r["command"] == command][n]
+
+
+def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable[str] = (),
+            before: Sequence[str] = ("break ready", "run"), gdb_args: Sequence[str] = (),
+            source: bool = True, cwd: Path | None = None, timeout: int = 120) -> Session:
+    with tempfile.TemporaryDirectory() as scratch:
+        results_path = os.path.join(scratch, "results.json")
+        argv = ["gdb", "-nx", "-batch", "-q", "-ex", "set pagination off",
+                "-ex", "set confirm off", *gdb_args]
+        if source:
+            argv += ["-ex", f"source {GDBINIT}"]
+        for command in before:
+            argv += ["-ex", command]
+        argv += ["-x", str(DRIVER)]
+        if program is not None:
+            argv += ["-ex", "kill"]
+            argv += ["--args", str(program), *args]
+        env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
+                   GDBMEM_RESULTS=results_path)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
+                              cwd=cwd, stdin=subprocess.DEVNULL)
+        if not os.path.exists(results_path):
+            raise AssertionError(f"gdb did not run the driver:\n{done.stdout}\n{done.stderr}")
+        with open(results_path) as fh:
+            return Session(json.load(fh), done.stdout, done.stderr)
+
+
+def assert_one_clean_line(message: str) -> None:
+    """A user's error: one line, no Python traceback."""
+    assert message.strip(), "empty error message"
+    assert "\n" not in message.strip(), f"more than one line: {message!r}"
+    assert "Traceback" not in message and "Python Exception" not in message, message
+
+
+def assert_no_traceback(session: Session) -> None:
+    for text in (session.stdout, session.stderr):
+        assert "Traceback" not in text and "Python Exception" not in text, text
+    for result in session.results:
+        for text in (result["output"], result["error"] or ""):
+            assert "Traceback" not in text and "Python Exception" not in text, text
+
+
+@pytest.fixture(scope="session")
+def layout_program() -> Path:
+    return build("layout")

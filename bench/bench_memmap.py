@@ -2,7 +2,7 @@
 
 Each is run REPEAT times, alternating, in the one gdb session; gdb's stdout goes wherever the
 caller sent it (bench/run sends it to /dev/null, so printing costs the same for all three).
-Prints the medians and the ratios to stderr as one JSON line.
+Prints the medians and the ratios to stderr: one JSON line, then the same for people.
 """
 
 import json
@@ -13,7 +13,7 @@ import time
 
 import gdb
 
-REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "9"))
 pid = gdb.selected_inferior().pid
 runs = {
     "info proc mappings": "info proc mappings",
@@ -35,4 +35,10 @@ result = {
     "memmap / info proc mappings": round(median["memmap"] / median["info proc mappings"], 3),
     "memmap / pmap -X": round(median["memmap"] / median["pmap -X"], 3),
 }
-sys.stderr.write(json.dumps(result) + "\n")
+sys.stderr.write(f"bench: {json.dumps(result)}\n")
+for name, seconds in median.items():
+    sys.stderr.write(f"bench:   {name:20s} {seconds * 1000:8.1f} ms\n")
+sys.stderr.write(f"bench:   memmap / info proc mappings = "
+                 f"{result['memmap / info proc mappings']:.2f}  (goal <= 2)\n")
+sys.stderr.write(f"bench:   memmap / pmap -X            = {result['memmap / pmap -X']:.2f}"
+                 "  (goal <= 0.33)\n")

@@ -32,6 +32,19 @@ def mapping_label(region: Region) -> str:
     return f"{region.path} {owner}" if region.path else owner
 
 
+def _or_blank(cells: list) -> list:
+    return [c or "" for c in cells] if None in cells else cells
+
+
+def _mapping_labels(regions: Sequence[Region], paths: list[str], threads: list) -> list[str]:
+    """mapping_label of every region; most have no thread, so only those are redone."""
+    if threads.count(None) != len(threads):
+        for i, thread in enumerate(threads):
+            if thread is not None:
+                paths[i] = mapping_label(regions[i])
+    return paths
+
+
 MAP_COLUMNS = (
     Column("Start"), Column("End"), Column("Size"), Column("Offset"), Column("Perms", "<"),
     Column("RSS"), Column("PSS"), Column("Dirty"), Column("Swap"),
@@ -54,8 +67,8 @@ def region_table(regions: Sequence[Region], human: bool = True, colour: bool = F
         list(map(hex, starts)), list(map(hex, ends)), list(map(f, sizes)),
         list(map(hex, column("offset"))), column("perms"),
         *(list(map(f, values)) for values in figures),
-        [kind or "" for kind in column("kind")],
-        [r.path if r.thread is None else mapping_label(r) for r in regions],
+        _or_blank(column("kind")),
+        _mapping_labels(regions, column("path"), column("thread")),
     ]
     if with_totals:  # analysis.totals.totals(), from the columns already gathered
         count = len(regions)

@@ -253,11 +253,19 @@ class Process:
         return Snapshot(self.pid, regions, rollup, exe=exe, cmdline=self.cmdline(),
                         taken_at=taken_at)
 
-    def map_names(self) -> list[str]:
-        """The mapping names from maps alone (cheap: for tab completion)."""
+    def maps(self) -> list[Region]:
+        """The regions from /proc/PID/maps alone: bounds, perms and names, no figures or kinds.
+        A tenth of the cost of smaps, for what needs no more ($vma_start, completion)."""
         try:
-            return sorted({r.path for r in parse_maps(self.read_proc("maps")) if r.path})
-        except (TargetError, ParseError):
+            return parse_maps(self.read_proc("maps"))
+        except ParseError as exc:
+            raise TargetError(f"unexpected /proc/{self.pid}/maps: {exc}") from None
+
+    def map_names(self) -> list[str]:
+        """The mapping names (for tab completion: never an error)."""
+        try:
+            return sorted({r.path for r in self.maps() if r.path})
+        except TargetError:
             return []
 
 

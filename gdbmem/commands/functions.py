@@ -13,7 +13,7 @@ from gdbmem.target import Process
 def _region_of(name: str, value: gdb.Value):
     try:
         address = int(value) & ((1 << 64) - 1)
-        region = find_region(Process().regions(), address)
+        region = find_region(Process().maps(), address)
     except GdbmemError as exc:
         raise gdb.GdbError(f"${name}: {exc}") from None
     except gdb.error as exc:

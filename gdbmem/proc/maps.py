@@ -25,7 +25,7 @@ def region_from_match(m: re.Match) -> Region:
     if end_i < start_i:
         raise ValueError("end before start")
     return Region(start_i, end_i, perms.decode(), int(offset, 16), dev.decode(), int(inode),
-                  name.decode("utf-8", "surrogateescape").rstrip("\n") if name else "")
+                  name.decode("utf-8", "surrogateescape").rstrip("\r\n") if name else "")
 
 
 def parse_header(line: bytes, line_number: int) -> Region:

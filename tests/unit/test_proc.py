@@ -166,3 +166,10 @@ def test_pagemap_entries():
     assert decode_pagemap_entry(1 << 61).file_or_shared
     with pytest.raises(ParseError):
         parse_pagemap(b"\0" * 7)
+
+
+def test_a_capture_with_crlf_line_ends_parses_the_same():
+    data = fixture("layout.smaps")
+    crlf = parse_smaps(data.replace(b"\n", b"\r\n"))
+    assert [(r.path, dict(r.fields)) for r in crlf] == \
+        [(r.path, dict(r.fields)) for r in parse_smaps(data)]

@@ -22,8 +22,10 @@ class _HelpShown(Exception):
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports through UsageError instead of exiting gdb."""
 
-    def __init__(self, prog: str, description: str, epilog: str = ""):
-        super().__init__(prog=prog, description=description, epilog=epilog, add_help=True,
+    def __init__(self, prog: str, summary: str, epilog: str = "", usage: str | None = None):
+        # The summary is gdb's first line of `help`; argparse's own description would repeat it.
+        self.summary = summary
+        super().__init__(prog=prog, epilog=epilog, add_help=True, usage=usage,
                          formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(
                              prog, width=88, max_help_position=30))
 
@@ -50,7 +52,7 @@ class Command(gdb.Command):
 
     def __init__(self) -> None:
         # gdb's `help NAME` is the class docstring: a summary line, then argparse's usage.
-        type(self).__doc__ = f"{self.parser.description}\n\n{self.parser.format_help()}".rstrip()
+        type(self).__doc__ = f"{self.parser.summary}\n\n{self.parser.format_help()}".rstrip()
         if self.completer is None:
             super().__init__(self.name, gdb.COMMAND_DATA)
         else:

@@ -49,7 +49,8 @@ Sizes are kB from /proc/PID/smaps, shown human-readable (-k for plain kB); '?' i
 Examples:
   memmap                         the whole map, with totals and the process summary
   memmap libc                    regions whose name holds 'libc'
-  memmap /\\.so/ --group          one row per library, its regions summed (like smem -m)
+  memmap /^/usr/lib/ --group     one row per file under /usr/lib, its regions summed (smem -m)
+  memmap /\\\\.so\\\\b/                the libraries: gdb takes one backslash away, so double it
   memmap --kind heap,arena,anon --sort rss --top 5
   memmap --perms rw? --min-rss 1M
   memmap --range $sp-0x10000,$sp+0x10000

@@ -16,6 +16,7 @@ from gdbmem.target import Process, evaluate_address, symbol_at
 parser = ArgumentParser(
     "vmainfo",
     "Show the mapping that holds an address, and everything known about it.",
+    usage="vmainfo [-h] [--json] ADDR",
     epilog="""\
 ADDR is any gdb expression. The report names the region (bounds, size, perms, kind, path,
 owning thread), the offset into the region and into its file, the symbol and section,

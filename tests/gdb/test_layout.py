@@ -246,7 +246,8 @@ def test_help_shows_usage_and_examples(gdb):
     text = gdb.output("help memmap")
     assert text.startswith("Show every mapping of the process")
     assert "usage: memmap" in text and "Examples:" in text and "--kind" in text
-    assert "usage: vmainfo" in gdb.output("help vmainfo")
+    assert text.count("Show every mapping") == 1
+    assert "usage: vmainfo [-h] [--json] ADDR\n" in gdb.output("help vmainfo")
     assert "x/8gx $vma_start($sp)" in gdb.output("help function vma_start")
 
 

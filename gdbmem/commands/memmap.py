@@ -25,7 +25,7 @@ from gdbmem.commands.base import (
 )
 from gdbmem.commands.settings import colour_wanted
 from gdbmem.errors import TargetError, UsageError
-from gdbmem.model import KINDS
+from gdbmem.model import DELETED_SUFFIX, KINDS
 from gdbmem.render import jsonout
 from gdbmem.render.maps import (
     group_table,
@@ -146,7 +146,9 @@ class MemmapCommand(Command):
                 names = Process().map_names()
             except TargetError:
                 return []
-            # NAME is a substring: offer base names and bracketed names without brackets.
-            short = {os.path.basename(n) if n.startswith("/") else n.strip("[]") for n in names}
+            # NAME is a substring: offer base names (without the kernel's " (deleted)") and
+            # bracketed names without brackets.
+            short = {os.path.basename(n.removesuffix(DELETED_SUFFIX)) if n.startswith("/")
+                     else n.strip("[]") for n in names}
             matches = complete_choices(token, sorted(short))
         return trim_to_word(matches, token, word)

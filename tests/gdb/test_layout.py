@@ -54,6 +54,7 @@ COMMANDS = [
     "complete memmap --sort p",
     "complete memmap --js",
     "complete memmap layout-f",
+    "complete memmap layout-d",
     "show gdbmem colour",
     "set gdbmem colour on",
     "show gdbmem colour",
@@ -258,6 +259,7 @@ def test_completion(gdb):
     assert gdb.output("complete memmap --sort p").splitlines() == ["memmap --sort pss"]
     assert gdb.output("complete memmap --js").splitlines() == ["memmap --json"]
     assert gdb.output("complete memmap layout-f").splitlines() == ["memmap layout-file.bin"]
+    assert gdb.output("complete memmap layout-d").splitlines() == ["memmap layout-deleted.bin"]
 
 
 def test_colour_setting(gdb):

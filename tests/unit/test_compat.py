@@ -15,9 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def python39() -> str | None:
-    found = shutil.which("python3.9")
-    pyenv = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
-    return found or (pyenv[-1] if pyenv else None)
+    """A Python 3.9 that runs (pyenv's shim on PATH may refuse to)."""
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.9*/bin/python3.9")))
+    candidates.append(shutil.which("python3.9") or "")
+    for candidate in filter(None, candidates):
+        done = subprocess.run([candidate, "-c", "pass"], capture_output=True, timeout=30)
+        if done.returncode == 0:
+            return candidate
+    return None
 
 
 SMOKE = """

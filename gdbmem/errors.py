@@ -24,3 +24,7 @@ class UsageError(GdbmemError):
 
 class TargetError(GdbmemError):
     """The process cannot answer: no process, exited, unreadable /proc, unmapped address."""
+
+
+class OutputError(GdbmemError):
+    """A file that cannot be written: it exists, its directory is not writable, the disk is full."""

@@ -16,6 +16,7 @@ from typing import IO
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem.analysis.spans import merge_holes
 from gdbmem.errors import ParseError, TargetError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot, Symbol
@@ -26,6 +27,8 @@ from gdbmem.proc import (
     parse_smaps_chunks,
     parse_smaps_rollup,
 )
+from gdbmem.proc.pagemap import absent_runs
+from gdbmem.scan import Hole, Unreadable
 
 _READ_CHUNK = 1 << 19
 _MASK64 = (1 << 64) - 1
@@ -195,6 +198,35 @@ class Process:
             return None
         return decode_pagemap_entry(int.from_bytes(entry, "little"))
 
+    def not_resident(self, regions: list[Region], start: int, end: int) -> list[Hole]:
+        """The page ranges of [start, end) inside `regions` that are not resident (pagemap).
+        A region smaps reports empty (no Rss, no Swap) needs no pagemap at all."""
+        page = os.sysconf("SC_PAGE_SIZE")
+        holes: list[Hole] = []
+        for region in regions:
+            lo, hi = max(start, region.start), min(end, region.end)
+            if lo >= hi:
+                continue
+            if region.rss_kb == 0 and not region.swap_kb:
+                holes.append(Hole(lo, hi, "not resident"))
+                continue
+            holes += [Hole(max(lo, first * page), min(hi, last * page), "not resident")
+                      for first, last in self._absent_pages(lo // page, -(-hi // page))]
+        return merge_holes(holes)
+
+    def _absent_pages(self, first: int, last: int) -> list[tuple[int, int]]:
+        runs: list[tuple[int, int]] = []
+        step = 1 << 20  # entries per read: 8 MiB of pagemap
+        try:
+            with open(f"/proc/{self.pid}/pagemap", "rb", buffering=0) as fh:
+                for page in range(first, last, step):
+                    count = min(step, last - page)
+                    data = os.pread(fh.fileno(), count * 8, page * 8)
+                    runs += absent_runs(data[: len(data) - len(data) % 8], page)
+        except (OSError, OverflowError):
+            return []  # no pagemap: read every page
+        return runs
+
     # gdb -------------------------------------------------------------------------------------
 
     def read_memory(self, address: int, length: int) -> bytes | None:
@@ -267,6 +299,58 @@ class Process:
             return sorted({r.path for r in self.maps() if r.path})
         except TargetError:
             return []
+
+
+class MemoryReader:
+    """Reads the process's memory for scan.walk: /proc/PID/mem with large preads on a native
+    target (one read per chunk, where gdb's `dump memory` goes through its target layers),
+    gdb's read_memory where that file cannot be used."""
+
+    def __init__(self, process: Process):
+        self.process = process
+        try:
+            self.fd: int | None = os.open(f"/proc/{process.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.fd = None
+
+    def __enter__(self) -> MemoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def read(self, address: int, size: int) -> bytes:
+        if self.fd is None or address >= 1 << 63:  # pread takes no offset past 2**63
+            data = self.process.read_memory(address, size)
+            if data is None:
+                self._check_alive()
+                raise Unreadable(address)
+            return data
+        try:
+            data = os.pread(self.fd, size, address)
+        except OSError as exc:
+            if exc.errno == errno.ESRCH:
+                raise TargetError(f"process {self.process.pid} exited during the read") from None
+            if exc.errno in (errno.EIO, errno.EFAULT, errno.EINVAL, errno.ENOMEM):
+                self._check_alive()
+                raise Unreadable(address) from None
+            raise TargetError(f"cannot read memory at {address:#x}: {exc.strerror}") from None
+        if not data:  # the process's memory is gone
+            self._check_alive()
+            raise Unreadable(address)
+        return data
+
+    def _check_alive(self) -> None:
+        """A killed process reads as empty, like an unreadable page: tell them apart."""
+        try:
+            with open(f"/proc/{self.process.pid}/maps", "rb") as fh:
+                if fh.read(1):
+                    return
+        except OSError:
+            pass
+        raise TargetError(f"process {self.process.pid} exited during the read")
 
 
 # Expressions and symbols -----------------------------------------------------------------

@@ -12,12 +12,16 @@ def register() -> bool:
         return False
     from gdbmem.commands import settings
     from gdbmem.commands.functions import VmaEnd, VmaStart
+    from gdbmem.commands.memdump import MemdumpCommand
     from gdbmem.commands.memmap import MemmapCommand
+    from gdbmem.commands.memstrings import MemstringsCommand
     from gdbmem.commands.vmainfo import VmainfoCommand
 
     settings.register()
     MemmapCommand()
     VmainfoCommand()
+    MemdumpCommand()
+    MemstringsCommand()
     VmaStart()
     VmaEnd()
     _registered = True

@@ -63,3 +63,28 @@ def parse_pagemap(data: bytes) -> list[PageState]:
         raise ParseError(f"pagemap data of {len(data)} bytes is not a whole number of entries")
     count = len(data) // ENTRY_SIZE
     return [decode_pagemap_entry(e) for e in struct.unpack(f"={count}Q", data)]
+
+
+# The top byte of each little-endian entry: bit 7 is "present".
+_PRESENT = bytes(1 if b & 0x80 else 0 for b in range(256))
+
+
+def absent_runs(data: bytes, first_page: int) -> list[tuple[int, int]]:
+    """[first, last) page numbers of each run of pages not present, from consecutive pagemap
+    entries starting at page `first_page`. C-level bytes operations only: 16 million entries
+    (a 64 GiB reservation) take a fraction of a second."""
+    if len(data) % ENTRY_SIZE:
+        raise ParseError(f"pagemap data of {len(data)} bytes is not a whole number of entries")
+    present = data[7::8].translate(_PRESENT)
+    runs = []
+    position, count = 0, len(present)
+    while position < count:
+        i = present.find(b"\x00", position)
+        if i < 0:
+            break
+        j = present.find(b"\x01", i)
+        if j < 0:
+            j = count
+        runs.append((first_page + i, first_page + j))
+        position = j
+    return runs

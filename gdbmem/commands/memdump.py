@@ -1,0 +1,130 @@
+"""memdump TARGET [FILE]: a region or range to disk, with a JSON description beside it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.analysis.spans import Span, merge_holes, unmapped
+from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.spans import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.errors import UsageError
+from gdbmem.render import jsonout
+from gdbmem.render.sizes import format_bytes
+from gdbmem.safefile import SafeFile, check_new
+from gdbmem.scan import DumpResult, dump, walk
+from gdbmem.target import MemoryReader, Process
+
+parser = ArgumentParser(
+    "memdump",
+    "Write a region or range of memory to a file, safely, with a JSON description beside it.",
+    usage="memdump [-h] [--kind K[,K]] [--first] [--resident-only] [--force] [--json] "
+          "TARGET [FILE]",
+    epilog=f"""\
+{TARGET_HELP}
+
+FILE defaults to memdump-PID-START-END.bin in the current directory (one file per region
+when several match). Beside it, FILE.json holds the pid, executable, bounds, perms, path,
+kind, the holes (pages that could not be read, or were skipped, and why) and the sha256
+of the file. Unreadable pages ([vvar], a file mapping past its end, ...) are written as
+zeros and listed as holes. Files are created with mode 0600, never through a symlink, never
+over an existing file without --force, and appear only when complete.
+
+Examples:
+  memdump [heap]                     the heap, to memdump-PID-START-END.bin
+  memdump ptr heap.bin               the region that holds ptr
+  memdump --kind thread-stack        every thread's stack, one file each
+  memdump $sp-0x1000 +0x2000 s.bin   a range
+  memdump 0x7f0000000000 0x7f0000100000 --resident-only   skip pages not in RAM (sparse)""")
+add_target_arguments(parser, "what to dump (see below), then FILE")
+parser.add_argument("--resident-only", action="store_true",
+                    help="skip pages that are not resident (pagemap): a sparse file")
+parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+parser.add_argument("--json", action="store_true",
+                    help="print the JSON descriptions instead of a line per file")
+
+
+def _default_name(pid: int, span: Span) -> str:
+    return f"memdump-{pid}-{span.start:x}-{span.end:x}.bin"
+
+
+def description(process: Process, span: Span, path: str, result: DumpResult,
+                resident_only: bool) -> dict:
+    """FILE.json: what was dumped, from where, what is missing and why."""
+    whole = next((r for r in span.regions if (r.start, r.end) == (span.start, span.end)), None)
+    return {
+        "file": os.path.abspath(path), "pid": process.pid, "executable": process.exe(),
+        "start": span.start, "end": span.end, "size": result.size,
+        "perms": whole.perms if whole else None, "path": whole.path if whole else None,
+        "kind": whole.kind if whole else None,
+        "regions": [{"start": r.start, "end": r.end, "perms": r.perms, "path": r.path,
+                     "kind": r.kind} for r in span.regions],
+        "holes": [h.to_dict() for h in result.holes],
+        "resident_only": resident_only, "sha256": result.sha256, "created": time.time(),
+    }
+
+
+class _Progress:
+    """A `\\r`-rewritten line at an interactive gdb; nothing in batch mode or when captured."""
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.shown = enabled, total, 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if self.enabled and now - self.shown > 0.25:
+            self.shown = now
+            gdb.write(f"\rmemdump: {format_bytes(done)} of {format_bytes(self.total)}")
+            gdb.flush()
+
+    def clear(self) -> None:
+        if self.enabled and self.shown:
+            gdb.write("\r" + " " * 40 + "\r")
+
+
+class MemdumpCommand(Command):
+    name = "memdump"
+    parser = parser
+    completer = gdb.COMPLETE_FILENAME
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        process = Process()
+        resolved = resolve(args, process.regions())
+        if len(resolved.rest) > 1:
+            raise UsageError(f"too many arguments: {' '.join(resolved.rest[1:])}")
+        if resolved.rest and len(resolved.spans) > 1:
+            raise UsageError(f"{len(resolved.spans)} regions match: give no FILE (one file "
+                             "each, named by address) or use --first")
+        paths = resolved.rest or [_default_name(process.pid, s) for s in resolved.spans]
+        check_new([p for path in paths for p in (path, path + ".json")], args.force)
+        if resolved.note:
+            gdb.write(f"memdump: {resolved.note}\n", gdb.STDERR)
+        interactive = bool(from_tty) and os.isatty(1)
+        reports = []
+        with MemoryReader(process) as reader:
+            for span, path in zip(resolved.spans, paths):
+                skip = unmapped(span)
+                if args.resident_only:
+                    skip += process.not_resident(span.regions, span.start, span.end)
+                progress = _Progress(interactive, span.size)
+                try:
+                    with SafeFile(path, args.force) as out:
+                        result = dump(walk(reader.read, span.start, span.end, merge_holes(skip)),
+                                      out.write, out.skip, progress)
+                finally:
+                    progress.clear()
+                # The data first: should the description fail, the dump is not lost.
+                info = description(process, span, path, result, args.resident_only)
+                with SafeFile(path + ".json", args.force) as meta:
+                    meta.write(jsonout.dumps(info).encode())
+                reports.append(info)
+                if not args.json:
+                    gdb.write(f"memdump: {span.describe()} ({format_bytes(result.size)}) -> "
+                              f"{path}, {len(result.holes)} hole"
+                              f"{'s' if len(result.holes) != 1 else ''}, sha256 "
+                              f"{result.sha256[:16]}…; described in {path}.json\n")
+        if args.json:
+            gdb.write(jsonout.dumps(reports))

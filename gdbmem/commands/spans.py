@@ -1,0 +1,103 @@
+"""The TARGET that memdump and memstrings share: which memory a user means.
+
+    memdump $sp            an address expression: the whole region that holds it
+    memdump [heap]         a region name ([...] or /REGEX/ always is; a word that is no
+    memdump libc           expression is a substring of names); all regions that match,
+    memdump --kind arena   or the first with --first; or regions by kind
+    memdump 0x1000 0x2000  an explicit range START END, or START +LEN
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import NamedTuple
+
+from gdbmem.analysis.lookup import find_region
+from gdbmem.analysis.select import Selection, parse_kinds, select
+from gdbmem.analysis.spans import Span, range_span, region_span
+from gdbmem.errors import TargetError, UsageError
+from gdbmem.model import Region
+from gdbmem.render.sizes import parse_size
+from gdbmem.target import evaluate_address
+
+TARGET_HELP = """\
+TARGET is an address expression (the whole region that holds it), a region name ([heap],
+[stack], libc, /REGEX/: every region that matches, or --first), --kind K[,K], or a range
+START END or START +LEN (LEN a size like 16M, or an expression). A word that gdb cannot
+evaluate is taken as a name."""
+
+
+def add_target_arguments(parser: argparse.ArgumentParser, words_help: str) -> None:
+    parser.add_argument("words", nargs="*", metavar="TARGET", help=words_help)
+    parser.add_argument("--kind", metavar="K[,K]", help="the regions of these kinds")
+    parser.add_argument("--first", action="store_true",
+                        help="only the first region when several match")
+
+
+class Resolved(NamedTuple):
+    spans: list[Span]
+    rest: list[str]      # the words after the TARGET (memdump's FILE)
+    note: str | None     # said to the user when a name matched several regions
+
+
+def _length(text: str) -> int:
+    """+LEN: a size with a unit (16M, 4k, 4096) or else a gdb expression (0x2000, sizeof x)."""
+    try:
+        return parse_size(text)
+    except UsageError:
+        return evaluate_address(text)
+
+
+def _try_address(word: str) -> int | None:
+    try:
+        return evaluate_address(word)
+    except TargetError:
+        return None
+
+
+def _by_name(regions: list[Region], name: str, first: bool) -> tuple[list[Region], str | None]:
+    matched = select(regions, Selection(name=name))
+    if not matched:
+        return [], None
+    if len(matched) > 1 and not first:
+        return matched, (f"{len(matched)} regions match {name!r}: taking them all "
+                         "(--first takes the first)")
+    return matched[:1], None
+
+
+def resolve(args: argparse.Namespace, regions: list[Region]) -> Resolved:
+    words: list[str] = list(args.words)
+    if args.kind is not None:
+        kinds = parse_kinds(args.kind)
+        matched = select(regions, Selection(kinds=kinds))
+        if not matched:
+            raise UsageError(f"no region of kind {args.kind}")
+        note = None
+        if len(matched) > 1 and not args.first:
+            note = (f"{len(matched)} regions of kind {args.kind}: taking them all "
+                    "(--first takes the first)")
+        return Resolved([region_span(r) for r in (matched if not args.first else matched[:1])],
+                        words, note)
+    if not words:
+        raise UsageError("a TARGET is needed: an address, a region name, --kind K, or START END")
+    if len(words) >= 2 and words[1].startswith("+"):
+        start = evaluate_address(words[0])
+        length = _length(words[1][1:])
+        return Resolved([range_span(regions, start, start + length)], words[2:], None)
+    word = words[0]
+    if len(words) >= 2 and not word.startswith(("[", "/")):
+        start, end = _try_address(word), _try_address(words[1])
+        if start is not None and end is not None:
+            return Resolved([range_span(regions, start, end)], words[2:], None)
+    if not word.startswith(("[", "/")):
+        address = _try_address(word)
+        if address is not None:
+            region = find_region(regions, address)
+            if region is None:
+                raise TargetError(f"{address:#x} is not mapped")
+            return Resolved([region_span(region)], words[1:], None)
+    matched, note = _by_name(regions, word, args.first)
+    if not matched:
+        raise UsageError(f"nothing matches {word!r}: no region has that name, and gdb "
+                         "cannot evaluate it as an address")
+    return Resolved([region_span(r) for r in matched], words[1:], note)

@@ -1,0 +1,311 @@
+"""Dumps and string scans over any byte reader, streaming: memory use stays flat.
+
+A reader is `read(address, size) -> bytes`: it returns at least one byte (fewer than asked when
+an unreadable page follows), raises Unreadable when the first page cannot be read, and raises
+the target's own error when the process is gone. Everything here is plain Python over bytes;
+the reading itself is the caller's (target.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+CHUNK = 4 << 20  # big reads for speed; a few in flight keep memory flat
+
+
+class Unreadable(Exception):
+    """The page at this address cannot be read (vvar, a file mapping past EOF, ...)."""
+
+
+class Hole(NamedTuple):
+    """A range not read: 'unreadable', 'not mapped' or 'not resident'."""
+
+    start: int
+    end: int
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "reason": self.reason}
+
+
+class Piece(NamedTuple):
+    """Consecutive bytes of a span: data read at `address`, or a hole (data None)."""
+
+    address: int
+    data: bytes | None
+    hole: Hole | None
+
+    @property
+    def end(self) -> int:
+        return self.hole.end if self.hole is not None else self.address + len(self.data or b"")
+
+
+Reader = Callable[[int, int], bytes]
+
+
+def walk(read: Reader, start: int, end: int, skip: Sequence[Hole] = (), page: int = 4096,
+         chunk: int = CHUNK) -> Iterator[Piece]:
+    """[start, end) as pieces in address order. `skip` holds ranges not to read (sorted, within
+    the span); an unreadable page becomes a hole and the walk goes on after it."""
+    address = start
+    for hole in [*skip, Hole(end, end, "")]:
+        while address < hole.start:
+            yield from _read_run(read, address, hole.start, page, chunk)
+            address = hole.start
+        if hole.end > hole.start:
+            yield Piece(hole.start, None, hole)
+            address = hole.end
+
+
+def _read_run(read: Reader, start: int, end: int, page: int, chunk: int) -> Iterator[Piece]:
+    """Reads in large chunks; consecutive unreadable pages merge into one hole."""
+    hole_start = hole_end = 0
+    for address, data, size in _reads(read, start, end, page, chunk):
+        if data is None:
+            if hole_end != address:
+                hole_start = address
+            hole_end = address + size
+            continue
+        if hole_end > hole_start:
+            yield Piece(hole_start, None, Hole(hole_start, hole_end, "unreadable"))
+            hole_start = hole_end = 0
+        yield Piece(address, data, None)
+    if hole_end > hole_start:
+        yield Piece(hole_start, None, Hole(hole_start, hole_end, "unreadable"))
+
+
+def _reads(read: Reader, start: int, end: int, page: int,
+           chunk: int) -> Iterator[tuple[int, bytes | None, int]]:
+    """(address, data or None when unreadable, size) in address order."""
+    address = start
+    while address < end:
+        stop = min(address + chunk, end)
+        try:
+            data = read(address, stop - address)
+        except Unreadable:
+            # Some readers (gdb's) fail a whole read for one bad page: go page by page
+            # through this chunk, so that only the bad pages become holes.
+            while address < stop:
+                size = min(page - address % page, stop - address)
+                try:
+                    data = read(address, size)
+                except Unreadable:
+                    yield address, None, size
+                    address += size
+                    continue
+                yield address, data, len(data)
+                address += len(data)
+            continue
+        yield address, data, len(data)
+        address += len(data)
+
+
+# Dumps -------------------------------------------------------------------------------------
+
+class DumpResult(NamedTuple):
+    size: int
+    sha256: str
+    holes: list[Hole]
+
+
+_ZEROS = bytes(1 << 20)
+
+
+class _Stage(threading.Thread):
+    """A consumer thread (writing, hashing): both release the GIL, so both overlap reading."""
+
+    def __init__(self, work: Callable[[bytes | int], None]):
+        super().__init__(daemon=True, name="gdbmem-dump")
+        self.work = work
+        self.inbox: queue.Queue = queue.Queue(maxsize=3)
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            item = self.inbox.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.work(item)
+                except BaseException as exc:  # reported by the producer
+                    self.error = exc
+
+    def put(self, item: bytes | int | None) -> None:
+        self.inbox.put(item)
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        self.inbox.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def dump(pieces: Iterable[Piece], write: Callable[[bytes], object],
+         skip_holes: Callable[[int], object],
+         progress: Callable[[int], None] | None = None) -> DumpResult:
+    """Write the pieces' bytes; holes are zeros, left to `skip_holes(n)` (a seek, making the
+    file sparse). The sha256 is of the bytes as written, zeros included (what sha256sum says).
+    Reading runs here while two threads write and hash the chunks already read."""
+    hasher = hashlib.sha256()
+
+    def hash_item(item: bytes | int) -> None:
+        if isinstance(item, int):  # a hole: its zeros
+            while item > 0:
+                hasher.update(_ZEROS[: min(item, len(_ZEROS))])
+                item -= len(_ZEROS)
+        else:
+            hasher.update(item)
+
+    def write_item(item: bytes | int) -> None:
+        if isinstance(item, int):
+            skip_holes(item)
+        else:
+            write(item)
+
+    writer, hashing = _Stage(write_item), _Stage(hash_item)
+    size = 0
+    holes: list[Hole] = []
+    try:
+        for piece in pieces:
+            item: bytes | int
+            if piece.hole is not None:
+                holes.append(piece.hole)
+                item = piece.hole.end - piece.hole.start
+            else:
+                item = piece.data or b""
+            writer.put(item)
+            hashing.put(item)
+            size += item if isinstance(item, int) else len(item)
+            if progress is not None:
+                progress(size)
+    finally:
+        writer.finish()
+        hashing.finish()
+    return DumpResult(size, hasher.hexdigest(), holes)
+
+
+# Strings -----------------------------------------------------------------------------------
+
+ENCODINGS = ("ascii", "utf16le", "all")
+
+# One byte per byte of memory: 1 for GNU strings' graphic characters in its default 7-bit
+# encoding (printable ASCII and tab), 2 for a zero byte, 0 for anything else. An ASCII string
+# is a run of 1s; a UTF-16LE one is a run of "1 2" pairs (a graphic byte, then zero).
+_CLASSES = bytes(1 if (32 <= b < 127 or b == 9) else 2 if b == 0 else 0 for b in range(256))
+_ONES = re.compile(b"\x01*")
+_PAIRS = re.compile(b"(?:\x01\x02)*")
+
+
+class Found(NamedTuple):
+    address: int
+    text: str
+    encoding: str  # "ascii" or "utf16le"
+
+    def to_dict(self) -> dict:
+        return {"address": self.address, "string": self.text, "encoding": self.encoding}
+
+
+class _Scanner:
+    """One encoding, with its own carry: the bytes of a string that may go on in the next
+    piece (a carry shared between encodings would scan some bytes twice)."""
+
+    def __init__(self, minimum: int, encoding: str):
+        self.encoding = encoding
+        self.unit = b"\x01" if encoding == "ascii" else b"\x01\x02"
+        self.needle = self.unit * minimum
+        self.run = _ONES if encoding == "ascii" else _PAIRS
+        self.step = len(self.unit)
+        self.carry = b""
+        self.carry_address = 0
+
+    def feed(self, address: int, data: bytes, classes: bytes) -> list[Found]:
+        if self.carry and self.carry_address + len(self.carry) == address:
+            address = self.carry_address
+            data, classes = self.carry + data, self.carry.translate(_CLASSES) + classes
+        keep = self._tail(classes)
+        found = self._scan(address, data, classes, keep)
+        self.carry, self.carry_address = data[keep:], address + keep
+        return found
+
+    def end(self) -> list[Found]:
+        data, self.carry = self.carry, b""
+        return self._scan(self.carry_address, data, data.translate(_CLASSES), len(data))
+
+    def _tail(self, classes: bytes) -> int:
+        """Where the run that may go on past the end of `classes` starts."""
+        if self.step == 1:
+            return len(classes.rstrip(b"\x01"))
+        end = len(classes) - classes.endswith(b"\x01")  # a graphic byte waiting for its zero
+        block = self.unit * 64
+        while classes.endswith(block, 0, end):
+            end -= len(block)
+        while classes.endswith(self.unit, 0, end):
+            end -= 2
+        return end
+
+    def _scan(self, address: int, data: bytes, classes: bytes, limit: int) -> list[Found]:
+        """The strings that start before `limit` (the tail after it waits for more bytes)."""
+        found = []
+        find, run, needle, step = classes.find, self.run.match, self.needle, self.step
+        position = 0
+        while True:
+            i = find(needle, position, limit)
+            if i < 0:
+                return found
+            j = run(classes, i).end()
+            found.append(Found(address + i, data[i:j:step].decode("ascii"), self.encoding))
+            position = j
+
+
+class StringFinder:
+    """Finds the strings `strings -a -n MIN` (GNU binutils) finds, fed memory in pieces.
+
+    Each piece is turned into byte classes with one bytes.translate, and runs are found with
+    bytes.find: C speed, no per-byte Python. A string that runs to the end of a piece is
+    carried into the next one when that one starts where this one ended, so a string that
+    crosses a chunk boundary is found once; a hole ends it, as zeros would.
+    UTF-16LE (`strings -e l`) is found at either byte alignment. Inside such a string every
+    other byte is zero, which starts no string, so like GNU strings' byte-by-byte restart
+    we never report overlapping strings.
+    """
+
+    def __init__(self, minimum: int = 10, encoding: str = "ascii"):
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}")
+        self.scanners = [_Scanner(minimum, e) for e in ("ascii", "utf16le")
+                         if encoding in (e, "all")]
+
+    def feed(self, address: int, data: bytes) -> list[Found]:
+        classes = data.translate(_CLASSES)
+        return self._merged([s.feed(address, data, classes) for s in self.scanners])
+
+    def end(self) -> list[Found]:
+        """Strings left running at the end of the last piece (or before a hole)."""
+        return self._merged([s.end() for s in self.scanners])
+
+    @staticmethod
+    def _merged(lists: list[list[Found]]) -> list[Found]:
+        if len(lists) == 1:
+            return lists[0]
+        return sorted((f for found in lists for f in found), key=lambda f: f.address)
+
+
+def find_strings(pieces: Iterable[Piece], minimum: int = 10,
+                 encoding: str = "ascii") -> Iterator[Found]:
+    """Every string in the pieces, in address order within each piece."""
+    finder = StringFinder(minimum, encoding)
+    for piece in pieces:
+        if piece.data is None:
+            yield from finder.end()
+            continue
+        yield from finder.feed(piece.address, piece.data)
+    yield from finder.end()

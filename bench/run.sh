@@ -1,17 +1,34 @@
 #!/usr/bin/env bash
 # `make bench`: gdbmem against its anchors, side by side in one gdb session, as ratios.
-#   memmap  vs gdb's `info proc mappings` and `pmap -X`, on a process with 20,000 mappings.
-# Output of every contender goes to /dev/null, so printing costs the same for all.
+#   1. memmap vs gdb's `info proc mappings` and `pmap -X`, on a process with 20,000 mappings;
+#   2. memdump vs gdb's `dump binary memory`, memstrings vs that dump + `strings -a -n 10`,
+#      on 512 MiB of heap-like data.
+# Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
 mappings=${MAPPINGS:-20000}
 testprogs/build/many $((mappings / 2)) >/dev/null &
+pids+=($!)
 pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do
     [ "$(wc -l </proc/$pid/maps)" -ge "$mappings" ] && break
     sleep 0.1
 done
-echo "memmap on $(wc -l </proc/$pid/maps) mappings (pid $pid), ${BENCH_REPEAT:-9} runs each:"
+echo "memmap on $(wc -l </proc/$pid/maps) mappings (pid $pid):"
 gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_memmap.py 2>&1 >/dev/null |
+    sed -n 's/^bench: //p'
+kill $pid
+
+testprogs/build/heaplike 512 >"${TMPDIR:-/tmp}/gdbmem-heaplike.out" &
+pids+=($!)
+pid=$!
+for _ in $(seq 100); do
+    grep -q ready "${TMPDIR:-/tmp}/gdbmem-heaplike.out" && break
+    sleep 0.1
+done
+echo "memdump and memstrings on 512 MiB of heap-like data (pid $pid):"
+gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_scan.py 2>&1 >/dev/null |
     sed -n 's/^bench: //p'

@@ -15,7 +15,7 @@ from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
 from gdbmem.render.sizes import format_bytes
 from gdbmem.safefile import SafeFile, check_new
-from gdbmem.scan import DumpResult, dump, walk
+from gdbmem.scan import DumpResult, Hole, dump, walk
 from gdbmem.target import MemoryReader, Process
 
 parser = ArgumentParser(
@@ -67,6 +67,18 @@ def description(process: Process, span: Span, path: str, result: DumpResult,
     }
 
 
+def _between(holes: list[Hole], start: int, end: int) -> list[tuple[int, int]]:
+    """The ranges of [start, end) outside the holes: what will be written."""
+    ranges, address = [], start
+    for hole in holes:
+        if hole.start > address:
+            ranges.append((address, hole.start))
+        address = max(address, hole.end)
+    if address < end:
+        ranges.append((address, end))
+    return ranges
+
+
 class _Progress:
     """A `\\r`-rewritten line at an interactive gdb; nothing in batch mode or when captured."""
 
@@ -109,10 +121,13 @@ class MemdumpCommand(Command):
                 skip = unmapped(span)
                 if args.resident_only:
                     skip += process.not_resident(span.regions, span.start, span.end)
+                skip = merge_holes(skip)
                 progress = _Progress(interactive, span.size)
                 try:
                     with SafeFile(path, args.force) as out:
-                        result = dump(walk(reader.read, span.start, span.end, merge_holes(skip)),
+                        for start, end in _between(skip, span.start, span.end):
+                            out.reserve(start - span.start, end - start)
+                        result = dump(walk(reader.read, span.start, span.end, skip),
                                       out.write, out.skip, progress)
                 finally:
                     progress.clear()

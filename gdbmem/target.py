@@ -29,6 +29,7 @@ from gdbmem.proc import (
 )
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan import Hole, Unreadable
+from gdbmem.snapshots import Record
 
 _READ_CHUNK = 1 << 19
 _MASK64 = (1 << 64) - 1
@@ -236,7 +237,28 @@ class Process:
             return None
 
     def thread_stack_pointers(self) -> list[ThreadStackPointer]:
-        """Each stopped thread's innermost $sp; the user's thread and frame are restored."""
+        """Each stopped thread's innermost stack pointer, from /proc/PID/task/TID/syscall
+        (the kernel's view of a stopped thread: no thread switching, safe at a breakpoint);
+        where that file cannot tell, by switching gdb to each thread."""
+        from_proc = self._stack_pointers_from_proc()
+        return from_proc if from_proc is not None else self._stack_pointers_by_switching()
+
+    def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
+        numbers = {t.ptid[1]: t.num for t in self.inferior.threads() if t.is_valid()}
+        out = []
+        try:
+            for tid in os.listdir(f"/proc/{self.pid}/task"):
+                with open(f"/proc/{self.pid}/task/{tid}/syscall") as fh:
+                    words = fh.read().split()
+                if len(words) < 3:  # "running": only gdb can ask, and not now
+                    return None
+                out.append(ThreadStackPointer(numbers.get(int(tid), 0), int(tid),
+                                              int(words[-2], 16)))
+        except (OSError, ValueError):
+            return None
+        return out
+
+    def _stack_pointers_by_switching(self) -> list[ThreadStackPointer]:
         selected = gdb.selected_thread()
         try:
             frame = gdb.selected_frame()
@@ -259,6 +281,14 @@ class Process:
                 if frame is not None and frame.is_valid():
                     frame.select()
         return out
+
+    def record(self, label: str = "") -> Record:
+        """A snapshot's raw record: cheap enough to take at every hit of a breakpoint."""
+        rollup = (self.read_proc("smaps_rollup").decode("utf-8", "surrogateescape")
+                  if os.path.exists(f"/proc/{self.pid}/smaps_rollup") else "")
+        return Record(self.pid, time.time(),
+                      self.read_proc("smaps").decode("utf-8", "surrogateescape"), rollup,
+                      self.thread_stack_pointers(), label, stop_location(), self.exe())
 
     def regions(self) -> list[Region]:
         """Every region with its smaps fields and kind."""
@@ -370,6 +400,19 @@ def evaluate_address(expression: str) -> int:
         return int(value) & _MASK64
     except gdb.error as exc:
         raise TargetError(f"cannot evaluate {expression!r}: {exc}") from None
+
+
+def stop_location() -> str:
+    """`function at file:line` of the selected thread's newest frame, as far as gdb knows."""
+    try:
+        frame = gdb.newest_frame()
+        name = frame.name() or f"{frame.pc():#x}"
+        sal = frame.find_sal()
+    except (gdb.error, RuntimeError):
+        return ""
+    if sal.symtab is None:
+        return name
+    return f"{name} at {sal.symtab.filename}:{sal.line}"
 
 
 _INFO_SYMBOL_RE = re.compile(r"(.*?) in section (\S+)(?: of (.*))?")

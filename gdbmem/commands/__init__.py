@@ -14,6 +14,7 @@ def register() -> bool:
     from gdbmem.commands.functions import VmaEnd, VmaStart
     from gdbmem.commands.memdump import MemdumpCommand
     from gdbmem.commands.memmap import MemmapCommand
+    from gdbmem.commands.memsnap import MemsnapCommand
     from gdbmem.commands.memstrings import MemstringsCommand
     from gdbmem.commands.vmainfo import VmainfoCommand
 
@@ -22,6 +23,7 @@ def register() -> bool:
     VmainfoCommand()
     MemdumpCommand()
     MemstringsCommand()
+    MemsnapCommand()
     VmaStart()
     VmaEnd()
     _registered = True

@@ -6,6 +6,8 @@ import os
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem.snapshots import default_directory
+
 
 class _Prefix(gdb.Command):
     def __init__(self, name: str, doc: str):
@@ -49,16 +51,64 @@ Usage: set gdbmem debug on|off"""
         return f"gdbmem tracebacks: {svalue}."
 
 
+class SnapshotDirParameter(gdb.Parameter):
+    """Where memsnap appends each session's snapshots as they are taken (a journal).
+
+Empty (the default) means $XDG_STATE_HOME/gdbmem, or ~/.local/state/gdbmem.
+Usage: set gdbmem snapshot-dir DIR"""
+
+    set_doc = "Set where memsnap keeps its journal of snapshots."
+    show_doc = "Show where memsnap keeps its journal of snapshots."
+
+    def __init__(self) -> None:
+        super().__init__("gdbmem snapshot-dir", gdb.COMMAND_DATA, gdb.PARAM_STRING)
+        self.value = ""
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"memsnap journals go to {snapshot_directory()}."
+
+
+class LeakMinGrowthParameter(gdb.Parameter):
+    """The smallest growth, in kB, that memsnap trend counts (smaller is noise).
+
+A region's rise over the second half of the snapshots must exceed this (or 2% of its
+peak, if larger) to be a leak or growing. Default 64.
+Usage: set gdbmem leak-min-growth KB"""
+
+    set_doc = "Set the smallest growth (kB) that memsnap trend counts."
+    show_doc = "Show the smallest growth (kB) that memsnap trend counts."
+
+    def __init__(self) -> None:
+        super().__init__("gdbmem leak-min-growth", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
+        self.value = 64
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"memsnap trend counts growth from {svalue} kB."
+
+
 _colour: ColourParameter | None = None
 _debug: DebugParameter | None = None
+_snapshot_dir: SnapshotDirParameter | None = None
+_leak_min_growth: LeakMinGrowthParameter | None = None
 
 
 def register() -> None:
-    global _colour, _debug
+    global _colour, _debug, _snapshot_dir, _leak_min_growth
     _Prefix("set gdbmem", "Set gdbmem's settings.")
     _Prefix("show gdbmem", "Show gdbmem's settings.")
     _colour = ColourParameter()
     _debug = DebugParameter()
+    _snapshot_dir = SnapshotDirParameter()
+    _leak_min_growth = LeakMinGrowthParameter()
+
+
+def snapshot_directory() -> str:
+    value = _snapshot_dir.value if _snapshot_dir is not None else ""
+    return os.path.expanduser(value) if value else default_directory()
+
+
+def leak_min_growth_kb() -> int:
+    return int(_leak_min_growth.value) if _leak_min_growth is not None else 64
 
 
 def colour_wanted(from_tty: bool) -> bool:

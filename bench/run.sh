@@ -32,3 +32,9 @@ done
 echo "memdump and memstrings on 512 MiB of heap-like data (pid $pid):"
 gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_scan.py 2>&1 >/dev/null |
     sed -n 's/^bench: //p'
+
+echo "memsnap on a breakpoint hit 2,000 times (testprogs/leaks small):"
+scratch=$(mktemp -d)
+gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
+    --args testprogs/build/leaks small 2000 "$scratch" 2>&1 >/dev/null | sed -n 's/^bench: //p'
+rm -rf "$scratch"

@@ -2,17 +2,19 @@
 
 Taking a snapshot at a breakpoint must cost little (a breakpoint that snapshots at each of
 2,000 hits may take at most twice as long as one that only continues), so a record holds the
-raw bytes of smaps and smaps_rollup, each thread's stack pointer, the time and the stop
-location; parsing and classifying wait until a snapshot is looked at. Records are JSON lines:
-a session's journal is appended and flushed as snapshots are taken, `memsnap save` writes the
-same lines, and the `gdbmem` command outside gdb reads them.
+raw bytes of smaps, each thread's stack pointer, the time and the pc it stopped at; parsing,
+classifying and naming the location wait until a snapshot is looked at. The process totals
+are the sums over the regions: smaps_rollup would walk every resident page a second time.
+Records are JSON lines: a session's journal is appended and flushed as snapshots are taken,
+`memsnap save` writes the same lines, and the `gdbmem` command outside gdb reads them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import Any
 
 from gdbmem.errors import ParseError, UsageError
 from gdbmem.kinds import ThreadStackPointer, classify
@@ -23,89 +25,111 @@ FORMAT = "gdbmem-snapshot-1"
 
 
 class Record:
-    """One snapshot as taken: raw text plus what gdb knew at that moment."""
+    """One snapshot as taken: raw smaps bytes plus what gdb knew at that moment."""
 
-    __slots__ = ("_snapshot", "exe", "label", "location", "pid", "rollup_text", "smaps_text",
+    __slots__ = ("_snapshot", "exe", "label", "location", "pc", "pid", "rollup_text", "smaps",
                  "taken_at", "threads")
 
-    def __init__(self, pid: int, taken_at: float, smaps_text: str, rollup_text: str = "",
+    def __init__(self, pid: int, taken_at: float, smaps: bytes, rollup_text: str = "",
                  threads: Iterable[ThreadStackPointer] = (), label: str = "",
-                 location: str = "", exe: str = ""):
+                 location: str = "", exe: str = "", pc: int | None = None):
         self.pid = pid
         self.taken_at = taken_at
-        self.smaps_text = smaps_text
+        self.smaps = smaps
         self.rollup_text = rollup_text
         self.threads = list(threads)
         self.label = label
         self.location = location
         self.exe = exe
+        self.pc = pc  # where it stopped, until `location` is filled in from it (by gdb)
         self._snapshot: Snapshot | None = None
 
     @property
     def snapshot(self) -> Snapshot:
         """The parsed, classified snapshot (parsed once, on first use)."""
         if self._snapshot is None:
-            regions = parse_smaps(self.smaps_text)
+            regions = parse_smaps(self.smaps)
             classify(regions, exe=self.exe, threads=self.threads)
             rollup = parse_smaps_rollup(self.rollup_text) if self.rollup_text else None
             self._snapshot = Snapshot(self.pid, regions, rollup, exe=self.exe,
                                       taken_at=self.taken_at)
         return self._snapshot
 
+    def _header(self) -> dict[str, Any]:
+        return {"format": FORMAT, "pid": self.pid, "taken_at": self.taken_at,
+                "label": self.label, "location": self.location, "pc": self.pc, "exe": self.exe,
+                "threads": [list(t) for t in self.threads], "smaps_rollup": self.rollup_text}
+
     def to_json(self) -> str:
-        return json.dumps({
-            "format": FORMAT, "pid": self.pid, "taken_at": self.taken_at, "label": self.label,
-            "location": self.location, "exe": self.exe,
-            "threads": [list(t) for t in self.threads],
-            "smaps": self.smaps_text, "smaps_rollup": self.rollup_text,
-        }, separators=(",", ":"))
+        """One JSON line, smaps included as text: what `memsnap save` writes."""
+        return json.dumps(dict(self._header(), smaps=self.smaps.decode("utf-8",
+                                                                        "surrogateescape")),
+                          separators=(",", ":"))
+
+    def to_framed(self) -> bytes:
+        """A JSON header line with the smaps length, then the smaps bytes as read: what the
+        journal appends at each snapshot (no escaping of 20 kB of text at every hit)."""
+        head = json.dumps(dict(self._header(), smaps_bytes=len(self.smaps)),
+                          separators=(",", ":"))
+        return head.encode("utf-8", "surrogateescape") + b"\n" + self.smaps + b"\n"
 
     @classmethod
-    def from_json(cls, line: str, where: str = "") -> Record:
+    def from_header(cls, obj: Any, smaps: bytes) -> Record:
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} record")
+        return cls(int(obj["pid"]), float(obj["taken_at"]), smaps,
+                   str(obj.get("smaps_rollup", "")),
+                   [ThreadStackPointer(int(n), int(lwp), int(sp))
+                    for n, lwp, sp in obj.get("threads", [])],
+                   str(obj.get("label", "")), str(obj.get("location", "")),
+                   str(obj.get("exe", "")),
+                   int(obj["pc"]) if obj.get("pc") is not None else None)
+
+
+def read_records(data: bytes, name: str = "") -> list[Record]:
+    """Records from a saved file (JSON lines) or a journal (framed); ParseError names the
+    first bad line."""
+    records = []
+    position, number = 0, 0
+    while position < len(data):
+        end = data.find(b"\n", position)
+        end = len(data) if end < 0 else end
+        line = data[position:end]
+        number += 1
+        position = end + 1
+        if not line.strip():
+            continue
         try:
             obj = json.loads(line)
-            if obj.get("format") != FORMAT:
-                raise ValueError(f"not a {FORMAT} record")
-            return cls(int(obj["pid"]), float(obj["taken_at"]), str(obj["smaps"]),
-                       str(obj.get("smaps_rollup", "")),
-                       [ThreadStackPointer(int(n), int(lwp), int(sp))
-                        for n, lwp, sp in obj.get("threads", [])],
-                       str(obj.get("label", "")), str(obj.get("location", "")),
-                       str(obj.get("exe", "")))
+            if isinstance(obj, dict) and "smaps_bytes" in obj:
+                size = int(obj["smaps_bytes"])
+                smaps = data[position:position + size]
+                if len(smaps) != size or data[position + size:position + size + 1] != b"\n":
+                    raise ValueError("its smaps is cut short")
+                number += smaps.count(b"\n") + 1
+                position += size + 1
+            else:
+                smaps = str(obj["smaps"]).encode("utf-8", "surrogateescape")
+            records.append(Record.from_header(obj, smaps))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ParseError(f"not a snapshot record ({exc})", None, where or None) from None
-
-
-def read_records(lines: Iterable[str], name: str = "") -> list[Record]:
-    """Records from JSON lines; ParseError names the first bad line."""
-    records = []
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                records.append(Record.from_json(line))
-            except ParseError as exc:
-                raise ParseError(f"{name + ': ' if name else ''}{exc}", number) from None
+            where = f"{name}: " if name else ""
+            raise ParseError(f"{where}not a snapshot record ({exc})", number) from None
     return records
 
 
 class Journal:
-    """A session's snapshots, appended to a file (mode 0600) as they are taken and flushed,
-    so a crash of gdb loses none."""
+    """A session's snapshots, appended to a file (mode 0600) as they are taken, so a crash
+    of gdb loses none."""
 
     def __init__(self, path: str):
         self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
 
     def append(self, record: Record) -> None:
-        os.write(self.fd, (record.to_json() + "\n").encode("utf-8", "surrogateescape"))
+        os.write(self.fd, record.to_framed())
 
     def close(self) -> None:
         os.close(self.fd)
-
-
-def iter_lines(path: str) -> Iterator[str]:
-    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
-        yield from fh
 
 
 def default_directory() -> str:

@@ -32,6 +32,8 @@ from gdbmem.scan import Hole, Unreadable
 from gdbmem.snapshots import Record
 
 _READ_CHUNK = 1 << 19
+_SMALL_READ = 1 << 16  # under malloc's mmap threshold: small files read without mmap churn
+_EXE: dict[tuple[int, str | None], str] = {}
 _MASK64 = (1 << 64) - 1
 _F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named there only from Python 3.10
 
@@ -160,7 +162,7 @@ class Process:
     def _read_fd(self, fd: int, name: str) -> Iterator[bytes]:
         try:
             while True:
-                chunk = os.read(fd, _READ_CHUNK)
+                chunk = os.read(fd, _SMALL_READ)
                 if not chunk:
                     return
                 yield chunk
@@ -173,11 +175,21 @@ class Process:
         return _ProcReader(self, name).chunks()
 
     def exe(self) -> str:
+        # Cached at each breakpoint hit's snapshot; an exec changes gdb's program, so the
+        # program's file is in the key.
+        key = (self.pid, getattr(self.inferior.progspace, "filename", None))
+        cached = _EXE.get(key)
+        if cached is not None:
+            return cached
         try:
             exe = os.readlink(f"/proc/{self.pid}/exe")
         except OSError:
             return ""
-        return exe[: -len(" (deleted)")] if exe.endswith(" (deleted)") else exe
+        exe = exe[: -len(" (deleted)")] if exe.endswith(" (deleted)") else exe
+        if len(_EXE) > 64:
+            _EXE.clear()
+        _EXE[key] = exe
+        return exe
 
     def cmdline(self) -> str:
         try:
@@ -245,9 +257,11 @@ class Process:
 
     def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
         numbers = {t.ptid[1]: t.num for t in self.inferior.threads() if t.is_valid()}
+        # One thread (the common case at a breakpoint in a loop): no directory to list.
+        tids = list(numbers) if len(numbers) == 1 else None
         out = []
         try:
-            for tid in os.listdir(f"/proc/{self.pid}/task"):
+            for tid in tids or os.listdir(f"/proc/{self.pid}/task"):
                 with open(f"/proc/{self.pid}/task/{tid}/syscall") as fh:
                     words = fh.read().split()
                 if len(words) < 3:  # "running": only gdb can ask, and not now
@@ -282,13 +296,16 @@ class Process:
                     frame.select()
         return out
 
-    def record(self, label: str = "") -> Record:
-        """A snapshot's raw record: cheap enough to take at every hit of a breakpoint."""
-        rollup = (self.read_proc("smaps_rollup").decode("utf-8", "surrogateescape")
-                  if os.path.exists(f"/proc/{self.pid}/smaps_rollup") else "")
-        return Record(self.pid, time.time(),
-                      self.read_proc("smaps").decode("utf-8", "surrogateescape"), rollup,
-                      self.thread_stack_pointers(), label, stop_location(), self.exe())
+    def record(self, label: str = "", pc: int | None = None) -> Record:
+        """A snapshot's raw record: cheap enough to take at every hit of a breakpoint.
+        `pc`, when the caller knows it (a breakpoint's address), spares building a frame."""
+        if pc is None:
+            try:
+                pc = int(gdb.newest_frame().pc())
+            except (gdb.error, RuntimeError):
+                pc = None
+        return Record(self.pid, time.time(), self.read_proc("smaps"), "",
+                      self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
 
     def regions(self) -> list[Region]:
         """Every region with its smaps fields and kind."""
@@ -402,14 +419,17 @@ def evaluate_address(expression: str) -> int:
         raise TargetError(f"cannot evaluate {expression!r}: {exc}") from None
 
 
-def stop_location() -> str:
-    """`function at file:line` of the selected thread's newest frame, as far as gdb knows."""
+def location_of(pc: int) -> str:
+    """`function at file:line` for a code address, as far as gdb's symbols tell."""
     try:
-        frame = gdb.newest_frame()
-        name = frame.name() or f"{frame.pc():#x}"
-        sal = frame.find_sal()
+        block = gdb.block_for_pc(pc)
+        while block is not None and block.function is None:
+            block = block.superblock
+        name = block.function.name if block is not None else None
+        sal = gdb.find_pc_line(pc)
     except (gdb.error, RuntimeError):
-        return ""
+        return f"{pc:#x}"
+    name = name or f"{pc:#x}"
     if sal.symtab is None:
         return name
     return f"{name} at {sal.symtab.filename}:{sal.line}"

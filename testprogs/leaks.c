@@ -2,6 +2,7 @@
  *
  * usage: leaks MODE TICKS DIR
  *   heap   leaks 16 small blocks (1 KiB) per tick in the main thread: [heap] grows
+ *   small  leaks one block of 256 bytes per tick: a small leak in a small process
  *   mmap   leaks one 256 KiB block per tick: anonymous mmap blocks of a large malloc
  *   arena  a worker thread leaks 8 blocks of 4 KiB per tick: its malloc arena grows
  *   file   maps DIR/leaks-file.bin (64 KiB) once more per tick and reads it
@@ -67,6 +68,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < ticks; i++) {
         if (!strcmp(mode, "heap")) {
             for (int k = 0; k < 16; k++) sink += (unsigned long)touched(1024);
+            tick(i);
+        } else if (!strcmp(mode, "small")) {
+            sink += (unsigned long)touched(256);
             tick(i);
         } else if (!strcmp(mode, "mmap")) {
             sink += (unsigned long)touched(256 * 1024);

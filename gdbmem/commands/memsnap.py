@@ -15,8 +15,8 @@ from gdbmem.render import jsonout
 from gdbmem.render.growth import diff_text, records_table, trend_text
 from gdbmem.render.maps import region_table, summary_line
 from gdbmem.safefile import SafeFile
-from gdbmem.snapshots import Session, iter_lines, read_records
-from gdbmem.target import Process
+from gdbmem.snapshots import Record, Session, read_records
+from gdbmem.target import Process, location_of
 
 SESSION = Session()
 
@@ -85,8 +85,16 @@ _load = _subparser("load")
 _load.add_argument("file")
 
 
-def take(label: str = "") -> int:
-    return SESSION.add(Process().record(label), snapshot_directory())
+def take(label: str = "", pc: int | None = None) -> int:
+    return SESSION.add(Process().record(label, pc), snapshot_directory())
+
+
+def named(records: list[Record]) -> list[Record]:
+    """Fill in each record's location from its pc (left for later when it was taken)."""
+    for record in records:
+        if not record.location and record.pc is not None:
+            record.location = location_of(record.pc)
+    return records
 
 
 class SnapshotBreakpoint(gdb.Breakpoint):
@@ -96,12 +104,19 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
 
+    def _address(self) -> int | None:
+        """Where a hit stops, when the breakpoint has one place (gdb 13 tells)."""
+        locations = getattr(self, "locations", None)
+        if locations and len(locations) == 1 and locations[0].address is not None:
+            return int(locations[0].address)
+        return None
+
     def stop(self) -> bool:
         self.counted += 1
         if self.counted % self.every:
             return False
         try:  # never a traceback from inside gdb's event loop
-            take(f"hit {self.counted} of {self.location}")
+            take(f"hit {self.counted} of {self.location}", self._address())
         except GdbmemError as exc:
             gdb.write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:
@@ -119,7 +134,7 @@ class MemsnapCommand(Command):
         sub = words[0] if words and words[0] in SUBCOMMANDS else None
         if sub is None:
             number = take(" ".join(words))
-            record = SESSION.get(number)
+            (record,) = named([SESSION.get(number)])
             gdb.write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
                       f"taken{' in ' + record.location if record.location else ''}\n")
             return
@@ -137,11 +152,12 @@ class MemsnapCommand(Command):
                   f"at {every}{' and stops' if args.stop else ''}\n")
 
     def _list(self, args: argparse.Namespace, from_tty: bool) -> None:
-        records = SESSION.records
+        records = named(SESSION.records)
         if args.json:
             gdb.write(jsonout.dumps([
                 {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
-                 "taken_at": r.taken_at, "rss_kb": (r.snapshot.rollup or {}).get("Rss"),
+                 "taken_at": r.taken_at,
+                 "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
                  "regions": len(r.snapshot.regions)} for n, r in enumerate(records, 1)]))
             return
         if not records:
@@ -152,12 +168,13 @@ class MemsnapCommand(Command):
         gdb.write(records_table(records) + f"journal: {journal}\n")
 
     def _show(self, args: argparse.Namespace, from_tty: bool) -> None:
-        record = SESSION.get(args.number)
+        (record,) = named([SESSION.get(args.number)])
         snapshot = record.snapshot
         if args.json:
             gdb.write(jsonout.dumps({
                 "number": args.number, "label": record.label, "location": record.location,
-                "pid": record.pid, "taken_at": record.taken_at, "rollup": snapshot.rollup,
+                "pid": record.pid, "taken_at": record.taken_at,
+                "totals": process_summary(snapshot.rollup, snapshot.regions)._asdict(),
                 "regions": [r.to_dict() for r in snapshot.regions]}))
             return
         gdb.write(f"snapshot #{args.number} {record.label} ({record.location})\n"
@@ -206,13 +223,14 @@ class MemsnapCommand(Command):
         if not SESSION.records:
             raise UsageError("no snapshots to save")
         with SafeFile(args.file, args.force) as out:
-            for record in SESSION.records:
+            for record in named(SESSION.records):
                 out.write((record.to_json() + "\n").encode("utf-8", "surrogateescape"))
         gdb.write(f"memsnap: {len(SESSION.records)} snapshots -> {args.file}\n")
 
     def _load(self, args: argparse.Namespace, from_tty: bool) -> None:
         try:
-            records = read_records(iter_lines(args.file), args.file)
+            with open(args.file, "rb") as fh:
+                records = read_records(fh.read(), args.file)
         except OSError as exc:
             raise OutputError(f"cannot read {args.file}: {exc.strerror}") from None
         except ParseError as exc:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from gdbmem.analysis.growth import Diff, Trend
+from gdbmem.analysis.totals import process_summary
 from gdbmem.render.color import KIND_COLOURS
 from gdbmem.render.sizes import format_kb
 from gdbmem.render.table import Column, render_table
@@ -38,10 +39,10 @@ def records_table(records: Sequence[Record]) -> str:
     rows = []
     for number, record in enumerate(records, 1):
         snapshot = record.snapshot
-        rollup = snapshot.rollup or {}
+        summary = process_summary(snapshot.rollup, snapshot.regions)
         rows.append((f"#{number}", f"+{record.taken_at - first:.1f}s",
                      time.strftime("%H:%M:%S", time.localtime(record.taken_at)),
-                     format_kb(rollup.get("Rss")), format_kb(rollup.get("Pss")),
+                     format_kb(summary.rss_kb), format_kb(summary.pss_kb),
                      str(len(snapshot.regions)), record.label, record.location))
     columns = [Column("#"), Column("After"), Column("Time"), Column("RSS"), Column("PSS"),
                Column("Regions"), Column("Label", "<"), Column("Stopped in", "<")]

@@ -9,6 +9,7 @@ import stat
 
 import pytest
 
+from gdbmem.snapshots import read_records
 from tests.gdb.conftest import assert_no_traceback, assert_one_clean_line, build, run_gdb
 
 TICKS = 24
@@ -92,8 +93,9 @@ def test_every_nth_hit_and_the_journal(session):
     assert [r["label"] for r in records] == [f"hit {n} of tick" for n in (5, 10, 15, 20)]
     assert all(r["location"].startswith("tick at testprogs/leaks.c:") for r in records)
     (journal,) = os.listdir(d / "journal")
-    lines = (d / "journal" / journal).read_text().splitlines()
-    assert len(lines) == 4 + 4  # four taken, then the four loaded back
+    written = read_records((d / "journal" / journal).read_bytes())
+    assert len(written) == 4 + 4  # four taken, then the four loaded back
+    assert [r.label for r in written[:4]] == [f"hit {n} of tick" for n in (5, 10, 15, 20)]
     assert stat.S_IMODE((d / "journal" / journal).stat().st_mode) == 0o600
     assert "journal: " in gdb.output("memsnap list")
 
@@ -108,7 +110,7 @@ def test_diff_and_show(session):
     text = gdb.output("memsnap diff 1 4").splitlines()
     assert text[0].startswith("from #1 to #4") and "grown" in text[2] and "[heap]" in text[2]
     shown = gdb.json("memsnap show 2 --json")
-    assert shown["number"] == 2 and shown["rollup"]["Rss"] > 0
+    assert shown["number"] == 2 and shown["totals"]["rss_kb"] > 0
     assert any(r["kind"] == "heap" for r in shown["regions"])
     assert gdb.output("memsnap show 2").startswith("snapshot #2 hit 10 of tick")
 

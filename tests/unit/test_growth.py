@@ -103,11 +103,18 @@ def test_trends_order_and_process_verdict():
 
 
 def test_records_round_trip_and_parse_lazily():
-    record = Record(42, 1000.5, fixture("layout.smaps").decode(),
+    record = Record(42, 1000.5, fixture("layout.smaps"),
                     fixture("layout.smaps_rollup").decode(), label="first", location="main")
-    (again,) = read_records([record.to_json()])
+    (again,) = read_records(record.to_json().encode())
     assert (again.pid, again.taken_at, again.label, again.location) == (42, 1000.5, "first",
                                                                          "main")
     assert len(again.snapshot.regions) == 35 and again.snapshot.rollup["Rss"] == 2796
+    assert again.smaps == record.smaps
+    (framed,) = read_records(record.to_framed())  # the journal's form
+    assert (framed.smaps, framed.label, framed.pid) == (record.smaps, "first", 42)
+    both = record.to_framed() + record.to_json().encode() + b"\n"
+    assert [r.label for r in read_records(both)] == ["first", "first"]
     with pytest.raises(ParseError, match="line 2"):
-        read_records([record.to_json(), '{"format": "other"}'], "x.jsonl")
+        read_records(record.to_json().encode() + b'\n{"format": "other"}\n', "x.jsonl")
+    with pytest.raises(ParseError, match="cut short"):
+        read_records(record.to_framed()[:-100])

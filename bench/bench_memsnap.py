@@ -1,0 +1,49 @@
+"""Run inside gdb with testprogs/build/leaks loaded (`gdb --args leaks heap 2000 DIR`):
+a breakpoint that takes a snapshot at each of 2,000 hits against the same breakpoint that
+only continues, each run from start to exit. Prints medians and the ratio to stderr."""
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import gdb
+
+from gdbmem.commands import memsnap
+
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+gdb.execute(f"set gdbmem snapshot-dir {tempfile.mkdtemp(prefix='gdbmem-bench-')}")
+
+
+class Continues(gdb.Breakpoint):
+    def stop(self):
+        return False
+
+
+def run_with(make):
+    breakpoint = make()
+    start = time.perf_counter()
+    gdb.execute("run", to_string=True)
+    seconds = time.perf_counter() - start
+    breakpoint.delete()
+    return seconds
+
+
+plain, snapping = [], []
+for _ in range(REPEAT):
+    plain.append(run_with(lambda: Continues("tick")))
+    memsnap.SESSION.clear()
+    snapping.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
+    hits = len(memsnap.SESSION.records)
+result = {"hits": hits, "median_s": {"continue only": round(statistics.median(plain), 3),
+                                     "memsnap on": round(statistics.median(snapping), 3)}}
+result["memsnap on / continue only"] = round(statistics.median(snapping)
+                                             / statistics.median(plain), 3)
+sys.stderr.write(f"bench: {json.dumps(result)}\n")
+median = result["median_s"]
+sys.stderr.write(f"bench:   a breakpoint that only continues: {median['continue only']} s"
+                 f" for {hits} hits\n")
+sys.stderr.write(f"bench:   memsnap on (a snapshot per hit):  {median['memsnap on']} s\n")
+sys.stderr.write(f"bench:   ratio = {result['memsnap on / continue only']:.2f}  (goal <= 2)\n")

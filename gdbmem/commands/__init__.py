@@ -12,6 +12,7 @@ def register() -> bool:
         return False
     from gdbmem.commands import settings
     from gdbmem.commands.functions import VmaEnd, VmaStart
+    from gdbmem.commands.memcheck import MemcheckCommand
     from gdbmem.commands.memdump import MemdumpCommand
     from gdbmem.commands.memmap import MemmapCommand
     from gdbmem.commands.memsnap import MemsnapCommand
@@ -24,6 +25,7 @@ def register() -> bool:
     MemdumpCommand()
     MemstringsCommand()
     MemsnapCommand()
+    MemcheckCommand()
     VmaStart()
     VmaEnd()
     _registered = True

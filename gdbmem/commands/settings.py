@@ -6,6 +6,7 @@ import os
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem.analysis.checks import DEFAULTS, Thresholds
 from gdbmem.snapshots import default_directory
 
 
@@ -86,6 +87,33 @@ Usage: set gdbmem leak-min-growth KB"""
         return f"memsnap trend counts growth from {svalue} kB."
 
 
+class _Threshold(gdb.Parameter):
+    """A memcheck threshold (see `help memcheck`)."""
+
+    def __init__(self, name: str, default: int, what: str):
+        self.name = name
+        self.__doc__ = f"{what}.\nUsage: set gdbmem {name} N (default {default})"
+        self.set_doc = f"Set memcheck's threshold: {what}."
+        self.show_doc = f"Show memcheck's threshold: {what}."
+        self.what = what
+        super().__init__(f"gdbmem {name}", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
+        self.value = default
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"{self.what}: {svalue}."
+
+
+# memcheck's thresholds, as data: name, default (from analysis.checks), what it is.
+THRESHOLDS = (
+    ("check-anon-rss", DEFAULTS.anon_rss_kb, "kB resident in one anonymous region that is large"),
+    ("check-anon-regions", DEFAULTS.anon_regions, "anonymous regions that make memory fragmented"),
+    ("check-large-region", DEFAULTS.large_region_kb, "kB resident that make a region large"),
+    ("check-dirty-share", round(DEFAULTS.dirty_share * 100),
+     "percent of a large region Private_Dirty that is suspicious"),
+    ("check-swap-share", round(DEFAULTS.swap_share * 100), "percent in swap that is suspicious"),
+)
+_thresholds: list[_Threshold] = []
+
 _colour: ColourParameter | None = None
 _debug: DebugParameter | None = None
 _snapshot_dir: SnapshotDirParameter | None = None
@@ -100,11 +128,20 @@ def register() -> None:
     _debug = DebugParameter()
     _snapshot_dir = SnapshotDirParameter()
     _leak_min_growth = LeakMinGrowthParameter()
+    _thresholds[:] = [_Threshold(*spec) for spec in THRESHOLDS]
 
 
 def snapshot_directory() -> str:
     value = _snapshot_dir.value if _snapshot_dir is not None else ""
     return os.path.expanduser(value) if value else default_directory()
+
+
+def check_thresholds() -> Thresholds:
+    values = {name: default for name, default, _ in THRESHOLDS}
+    values.update((p.name, int(p.value)) for p in _thresholds)
+    return Thresholds(values["check-anon-rss"], values["check-anon-regions"],
+                      values["check-large-region"], values["check-dirty-share"] / 100,
+                      values["check-swap-share"] / 100)
 
 
 def leak_min_growth_kb() -> int:

@@ -1,0 +1,57 @@
+"""memcheck: the suspicious patterns in the process's memory now, named, with why."""
+
+from __future__ import annotations
+
+import argparse
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.analysis.checks import check
+from gdbmem.analysis.growth import trends
+from gdbmem.commands import memsnap
+from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb
+from gdbmem.render import jsonout
+from gdbmem.target import Process
+
+parser = ArgumentParser(
+    "memcheck",
+    "Name the suspicious patterns in the process's memory, the regions behind each, and why.",
+    epilog="""\
+Findings (thresholds are settings: `show gdbmem`):
+  growing          a region memsnap's trend calls a leak (when there are 4 snapshots or more)
+  large-anonymous  an anonymous region with much resident      (set gdbmem check-anon-rss KB)
+  fragmentation    very many anonymous regions             (set gdbmem check-anon-regions N)
+  loaded-twice     one library mapped at two bases, or one library name from two paths
+  private-dirty    a large region mostly Private_Dirty    (check-large-region, check-dirty-share)
+  swap             a large share in swap                      (set gdbmem check-swap-share %)
+  writable-exec    a mapping writable and executable at once
+  deleted-file     a mapped file deleted or replaced on disk (a library upgraded under you)
+
+Examples:
+  memcheck
+  memcheck --json""")
+parser.add_argument("--json", action="store_true", help="print a JSON array of findings")
+
+
+class MemcheckCommand(Command):
+    name = "memcheck"
+    parser = parser
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        snapshot = Process().snapshot()
+        records = memsnap.SESSION.records
+        history = (trends([r.snapshot for r in records], leak_min_growth_kb())
+                   if len(records) >= 4 else [])
+        findings = check(snapshot, check_thresholds(), history)
+        if args.json:
+            gdb.write(jsonout.dumps([f.to_dict() for f in findings]))
+            return
+        if not findings:
+            gdb.write("memcheck: nothing suspicious (the thresholds: `show gdbmem`)\n")
+            return
+        lines = [f"memcheck: {len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+        for finding in findings:
+            lines.append(f"{finding.name}: {finding.why}")
+            lines += [f"    {where}" for where in finding.regions]
+        gdb.write("\n".join(lines) + "\n")

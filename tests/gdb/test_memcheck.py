@@ -1,0 +1,36 @@
+"""memcheck in real gdb: findings on the layout testprog, thresholds as settings, and the
+`growing` finding from memsnap's snapshots."""
+
+from __future__ import annotations
+
+import json
+
+from tests.gdb.conftest import assert_no_traceback, assert_one_clean_line, build, run_gdb
+
+
+def test_findings_and_thresholds(layout_program, tmp_path):
+    gdb = run_gdb(["memcheck --json", "memcheck", "set gdbmem check-anon-rss 512",
+                   "show gdbmem check-anon-rss", "memcheck --json", "memcheck --bogus",
+                   "help memcheck"], layout_program, [str(tmp_path)])
+    assert_no_traceback(gdb)
+    (deleted,) = gdb.json("memcheck --json")  # the first run: default thresholds
+    assert deleted["finding"] == "deleted-file"
+    assert deleted["regions"] == [f"{tmp_path}/layout-deleted.bin (deleted)"]
+    assert gdb.output("memcheck").startswith("memcheck: 1 finding\ndeleted-file: ")
+    assert gdb.output("show gdbmem check-anon-rss").strip() == (
+        "kB resident in one anonymous region that is large: 512.")
+    lowered = json.loads(gdb.nth("memcheck --json", 1)["output"])
+    large = [f for f in lowered if f["finding"] == "large-anonymous"]
+    assert [f["regions"] for f in large] == [["0x200000000000-0x200000300000 anon"]]
+    assert_one_clean_line(gdb.error("memcheck --bogus"))
+    assert "check-swap-share" in gdb.output("help memcheck")
+
+
+def test_growing_from_snapshots(tmp_path):
+    leaks = build("leaks")
+    gdb = run_gdb([f"set gdbmem snapshot-dir {tmp_path}", "memsnap on tick",
+                   "break tick if i == 19", "run", "memcheck --json"], leaks,
+                  ["heap", "40", str(tmp_path)], before=())
+    findings = gdb.json("memcheck --json")
+    growing = [f for f in findings if f["finding"] == "growing"]
+    assert len(growing) == 1 and growing[0]["regions"] == ["[heap]"]

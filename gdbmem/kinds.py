@@ -36,7 +36,7 @@ from gdbmem.model import Region
 
 HEAP_MAX_SIZE = 64 << 20  # glibc's 2 * DEFAULT_MMAP_THRESHOLD_MAX on 64-bit targets
 
-_SHARED_OBJECT_RE = re.compile(r"(\.so(\.[0-9][^/]*)?|^ld-.*\.so.*)$")
+SHARED_OBJECT_RE = re.compile(r"(\.so(\.[0-9][^/]*)?|^ld-.*\.so.*)$")
 _BY_NAME = {"[heap]": "heap", "[stack]": "stack", "[vdso]": "vdso", "[vvar]": "vvar",
             "[vvar_vclock]": "vvar", "[vsyscall]": "vsyscall"}
 
@@ -71,7 +71,7 @@ def kind_by_name(region: Region, exe: str = "") -> str:
         return "anon"
     if exe and file_path == exe:
         return "exe"
-    if _SHARED_OBJECT_RE.search(os.path.basename(file_path)):
+    if SHARED_OBJECT_RE.search(os.path.basename(file_path)):
         return "lib"
     return "file"
 

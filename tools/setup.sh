@@ -61,7 +61,7 @@ fi
 
 requirements="$root/requirements-dev.txt"
 stamp="$root/.venv/.gdbmem-setup"
-want="$version $(sha256sum "$requirements" | cut -d' ' -f1)"
+want="$version $(cat "$requirements" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$root/.venv/bin/python" ]; then
     say "venv up to date (.venv, Python $version)"
     exit 0
@@ -69,5 +69,7 @@ fi
 say "making .venv from $python"
 "$python" -m venv --clear "$root/.venv"
 "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
+# gdbmem itself, editable: the `gdbmem` command for captured files, in .venv/bin
+"$root/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$root"
 echo "$want" >"$stamp"
 say "done"

@@ -80,7 +80,7 @@ class ProcessSummary(NamedTuple):
     uss_kb: int | None
     swap_kb: int | None
     swap_pss_kb: int | None
-    source: str  # "smaps_rollup" or "smaps" (summed here when the kernel has no rollup)
+    source: str  # "smaps_rollup", or "regions" (summed here: no rollup in the capture)
 
 
 def process_summary(rollup: Mapping[str, Any] | None, regions: Sequence[Region]) -> ProcessSummary:
@@ -93,7 +93,7 @@ def process_summary(rollup: Mapping[str, Any] | None, regions: Sequence[Region])
         sums = field_totals(regions, ("Rss", "Pss", "Private_Clean", "Private_Dirty", "Swap",
                                       "SwapPss"))
         get = sums.get
-        source = "smaps"
+        source = "regions"
     clean, dirty = get("Private_Clean"), get("Private_Dirty")
     return ProcessSummary(get("Rss"), get("Pss"),
                           None if clean is None or dirty is None else clean + dirty,

@@ -83,7 +83,10 @@ def summary_line(summary: ProcessSummary, human: bool = True) -> str:
     f = format_kb
     return (f"process: RSS {f(summary.rss_kb, human)}  PSS {f(summary.pss_kb, human)}  "
             f"USS {f(summary.uss_kb, human)}  Swap {f(summary.swap_kb, human)}  "
-            f"SwapPss {f(summary.swap_pss_kb, human)}  (from {summary.source})\n")
+            f"SwapPss {f(summary.swap_pss_kb, human)}  ({_SOURCES[summary.source]})\n")
+
+
+_SOURCES = {"smaps_rollup": "from smaps_rollup", "regions": "summed over the regions"}
 
 
 GROUP_COLUMNS = (

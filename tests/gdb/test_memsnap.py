@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from gdbmem.snapshots import read_records
-from tests.gdb.conftest import assert_no_traceback, assert_one_clean_line, build, run_gdb
+from tests.gdb.conftest import ROOT, assert_no_traceback, assert_one_clean_line, build, run_gdb
 
 TICKS = 24
 
@@ -120,6 +122,16 @@ def test_trend_table(session):
     lines = gdb.nth("memsnap trend", 0)["output"].splitlines()
     assert lines[0].startswith("process: leak")
     assert lines[2].split()[0] == "leak" and lines[2].split()[-1] == "[heap]"
+
+
+def test_a_saved_file_reads_outside_gdb(session):
+    gdb, d = session
+    assert gdb[f"memsnap save {d}/saved.jsonl"]["ok"]  # written in gdb, read outside it
+    done = subprocess.run([sys.executable, "-m", "gdbmem", "trend", f"{d}/saved.jsonl",
+                           "--json"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    trend = json.loads(done.stdout)
+    assert (trend["verdict"], trend["snapshots"]) == ("leak", 4)
+    assert trend["regions"][0]["key"] == "[heap]"
 
 
 def test_save_clear_load(session):

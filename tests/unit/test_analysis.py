@@ -123,7 +123,7 @@ def test_process_summary_from_rollup_and_from_regions():
         2796, 1573, 0, "smaps_rollup")
     assert summary.uss_kb == rollup["Private_Clean"] + rollup["Private_Dirty"]
     summed = process_summary(None, regions)
-    assert (summed.rss_kb, summed.uss_kb, summed.source) == (2796, summary.uss_kb, "smaps")
+    assert (summed.rss_kb, summed.uss_kb, summed.source) == (2796, summary.uss_kb, "regions")
     from gdbmem.proc import parse_maps
     assert process_summary(None, parse_maps(fixture("layout.maps"))).rss_kb is None  # unknown
     assert process_summary(None, []).rss_kb == 0  # nothing mapped

@@ -158,7 +158,8 @@ class MemsnapCommand(Command):
                 {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
                  "taken_at": r.taken_at,
                  "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
-                 "regions": len(r.snapshot.regions)} for n, r in enumerate(records, 1)]))
+                 "regions": len(r.snapshot.regions), "threads": len(r.threads)}
+                for n, r in enumerate(records, 1)]))
             return
         if not records:
             gdb.write("memsnap: no snapshots yet (`memsnap` takes one, `memsnap on LOCATION` "

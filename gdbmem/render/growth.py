@@ -43,9 +43,11 @@ def records_table(records: Sequence[Record]) -> str:
         rows.append((f"#{number}", f"+{record.taken_at - first:.1f}s",
                      time.strftime("%H:%M:%S", time.localtime(record.taken_at)),
                      format_kb(summary.rss_kb), format_kb(summary.pss_kb),
-                     str(len(snapshot.regions)), record.label, record.location))
+                     str(len(snapshot.regions)), str(len(record.threads) or "?"),
+                     record.label, record.location))
     columns = [Column("#"), Column("After"), Column("Time"), Column("RSS"), Column("PSS"),
-               Column("Regions"), Column("Label", "<"), Column("Stopped in", "<")]
+               Column("Regions"), Column("Threads"), Column("Label", "<"),
+               Column("Stopped in", "<")]
     return render_table(columns, list(zip(*rows)) or [[] for _ in columns])
 
 

@@ -94,6 +94,7 @@ def test_every_nth_hit_and_the_journal(session):
     records = json.loads(listed["output"])
     assert [r["label"] for r in records] == [f"hit {n} of tick" for n in (5, 10, 15, 20)]
     assert all(r["location"].startswith("tick at testprogs/leaks.c:") for r in records)
+    assert [r["threads"] for r in records] == [1, 1, 1, 1]
     (journal,) = os.listdir(d / "journal")
     written = read_records((d / "journal" / journal).read_bytes())
     assert len(written) == 4 + 4  # four taken, then the four loaded back

@@ -6,16 +6,14 @@ Everything here turns gdb's failures into TargetError, so the layers above see o
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
-from typing import IO
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem import procread
 from gdbmem.analysis.spans import merge_holes
 from gdbmem.errors import ParseError, TargetError
 from gdbmem.kinds import ThreadStackPointer, classify
@@ -31,85 +29,8 @@ from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan import Hole, Unreadable
 from gdbmem.snapshots import Record
 
-_READ_CHUNK = 1 << 19
-_SMALL_READ = 1 << 16  # under malloc's mmap threshold: small files read without mmap churn
 _EXE: dict[tuple[int, str | None], str] = {}
 _MASK64 = (1 << 64) - 1
-_F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ, named there only from Python 3.10
-
-
-def _large_chunks(pipe: IO[bytes]) -> Iterator[bytes]:
-    """A pipe's bytes in chunks of about _READ_CHUNK, however little each read returns."""
-    fd = pipe.fileno()
-    try:
-        fcntl.fcntl(fd, _F_SETPIPE_SZ, _READ_CHUNK)  # let the writer run a chunk ahead
-    except OSError:
-        pass
-    pieces: list[bytes] = []
-    size = 0
-    while True:
-        piece = os.read(fd, _READ_CHUNK)
-        if not piece:
-            break
-        pieces.append(piece)
-        size += len(piece)
-        if size >= _READ_CHUNK:
-            yield b"".join(pieces)
-            pieces, size = [], 0
-    if pieces:
-        yield b"".join(pieces)
-
-
-class _ProcReader:
-    """/proc/PID/NAME read by `cat` into a pipe, started at once and drained by chunks().
-
-    The kernel writes smaps one page per read() (4,000 reads for 20,000 regions), and writing
-    it is most of its cost. `cat` does those reads on the other core while we parse the
-    chunks already read; a thread of ours could not, as it would take the GIL back 4,000
-    times. Where `cat` cannot be started, we read the file ourselves.
-    """
-
-    def __init__(self, process: Process, name: str):
-        self.process, self.name = process, name
-        self.fd: int | None = process._open_proc(name)  # our open first: its errors are clear
-        self.cat: subprocess.Popen | None = None
-        try:
-            self.cat = subprocess.Popen(["cat", "--", f"/proc/{process.pid}/{name}"],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
-        except OSError:
-            return
-        os.close(self.fd)
-        self.fd = None
-
-    def chunks(self) -> Iterator[bytes]:
-        try:
-            if self.cat is None:
-                assert self.fd is not None
-                yield from self.process._read_fd(self.fd, self.name)
-                return
-            yield from _large_chunks(self.cat.stdout)  # type: ignore[arg-type]
-            self.cat.wait()
-            if self.cat.returncode:
-                reason = self.cat.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
-                if not os.path.isdir(f"/proc/{self.process.pid}"):
-                    raise TargetError(f"process {self.process.pid} has exited")
-                raise TargetError(f"cannot read /proc/{self.process.pid}/{self.name}: "
-                                  f"{reason.splitlines()[-1] if reason else 'cat failed'}")
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        cat, self.cat = self.cat, None
-        if cat is not None:
-            if cat.poll() is None:
-                cat.kill()
-                cat.wait()
-            cat.stdout.close()  # type: ignore[union-attr]
-            cat.stderr.close()  # type: ignore[union-attr]
 
 
 class Process:
@@ -134,45 +55,14 @@ class Process:
 
     # /proc -----------------------------------------------------------------------------------
 
-    def _open_proc(self, name: str) -> int:
-        path = f"/proc/{self.pid}/{name}"
-        try:
-            return os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise TargetError(f"process {self.pid} has exited") from None
-        except PermissionError:
-            raise TargetError(f"cannot read {path}: permission denied (the process belongs "
-                              "to another user; run gdb as that user or as root)") from None
-        except OSError as exc:
-            raise TargetError(f"cannot read {path}: {exc.strerror}") from None
-
-    def _read_error(self, name: str, exc: OSError) -> TargetError:
-        if exc.errno == errno.ESRCH:  # gone while we read
-            return TargetError(f"process {self.pid} has exited")
-        return TargetError(f"cannot read /proc/{self.pid}/{name}: {exc.strerror}")
-
     def read_proc(self, name: str) -> bytes:
         """The whole of /proc/PID/NAME."""
-        fd = self._open_proc(name)
-        try:
-            return b"".join(self._read_fd(fd, name))
-        finally:
-            os.close(fd)
-
-    def _read_fd(self, fd: int, name: str) -> Iterator[bytes]:
-        try:
-            while True:
-                chunk = os.read(fd, _SMALL_READ)
-                if not chunk:
-                    return
-                yield chunk
-        except OSError as exc:
-            raise self._read_error(name, exc) from None
+        return procread.read_whole(self.pid, name)
 
     def read_proc_chunks(self, name: str) -> Iterator[bytes]:
         """/proc/PID/NAME in chunks of about _READ_CHUNK, read by another process (see
         _ProcReader) while the caller parses the chunks already read."""
-        return _ProcReader(self, name).chunks()
+        return procread.ProcReader(self.pid, name).chunks()
 
     def exe(self) -> str:
         # Cached at each breakpoint hit's snapshot; an exec changes gdb's program, so the
@@ -314,7 +204,7 @@ class Process:
     def snapshot(self, with_rollup: bool = True) -> Snapshot:
         taken_at = time.time()
         # The rollup's reader starts first, so the kernel writes it while we parse smaps.
-        rollup_reader = (_ProcReader(self, "smaps_rollup")
+        rollup_reader = (procread.ProcReader(self.pid, "smaps_rollup")
                          if with_rollup and os.path.exists(f"/proc/{self.pid}/smaps_rollup")
                          else None)
         try:

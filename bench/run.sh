@@ -38,3 +38,21 @@ scratch=$(mktemp -d)
 gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
     --args testprogs/build/leaks small 2000 "$scratch" 2>&1 >/dev/null | sed -n 's/^bench: //p'
 rm -rf "$scratch"
+
+echo "memmap over gdbserver on loopback vs native, 1,000 mappings:"
+testprogs/build/many 500 >/dev/null &
+pids+=($!)
+native=$(gdb -nx -batch -q -p $! -ex 'source gdbinit.py' -x bench/bench_remote.py 2>&1 >/dev/null |
+         sed -n 's/^bench-remote: native //p')
+kill $!
+log=$(mktemp)
+gdbserver --once 127.0.0.1:0 testprogs/build/many 500 >"$log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q "Listening on port" "$log" && break; sleep 0.1; done
+port=$(sed -n 's/.*Listening on port \([0-9]*\).*/\1/p' "$log")
+# many calls getpid() once its mappings are made: stop there.
+remote=$(gdb -nx -batch -q -ex "target remote 127.0.0.1:$port" -ex 'source gdbinit.py' \
+             -ex 'break getpid' -ex continue -x bench/bench_remote.py -ex kill \
+             testprogs/build/many 2>&1 >/dev/null | sed -n 's/^bench-remote: remote //p')
+rm -f "$log"
+python3 -c "n, r = $native, $remote; print(f'  native {n*1000:.1f} ms, remote {r*1000:.1f} ms: ratio {r/n:.2f}  (goal <= 3)')"

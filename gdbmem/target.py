@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 
@@ -43,25 +44,43 @@ class Process:
         if kind == "core":
             raise TargetError("this is a core file: there is no /proc to read (core files are "
                               "not supported yet; use a live process)")
-        if kind in ("remote", "extended-remote"):
-            raise TargetError("this is a gdbserver target: its /proc is on the remote machine "
-                              "(remote targets are not supported yet)")
         if not inferior.pid:
             raise TargetError("no process: start one with `run` or `start`, or `attach PID`")
         self.inferior = inferior
         self.pid: int = inferior.pid
-        if not os.path.isdir(f"/proc/{self.pid}"):
+        # Over gdbserver the process and its /proc are on the other machine: its files come
+        # through gdb's remote file access and its memory through gdb, never from the local
+        # /proc (a pid there is not a pid here).
+        self.remote = kind in ("remote", "extended-remote")
+        if not self.remote and not os.path.isdir(f"/proc/{self.pid}"):
             raise TargetError(f"process {self.pid} has exited")
 
     # /proc -----------------------------------------------------------------------------------
 
     def read_proc(self, name: str) -> bytes:
         """The whole of /proc/PID/NAME."""
+        if self.remote:
+            return self._remote_get(f"/proc/{self.pid}/{name}")
         return procread.read_whole(self.pid, name)
+
+    def _remote_get(self, path: str) -> bytes:
+        """A file of the remote machine, through gdbserver (`remote get`), fresh each time."""
+        fd, local = tempfile.mkstemp(prefix="gdbmem-remote-")
+        os.close(fd)
+        try:
+            gdb.execute(f'remote get "{path}" "{local}"', to_string=True)
+            with open(local, "rb") as fh:
+                return fh.read()
+        except gdb.error as exc:
+            raise TargetError(f"cannot read {path} on the remote target: {exc}") from None
+        finally:
+            os.unlink(local)
 
     def read_proc_chunks(self, name: str) -> Iterator[bytes]:
         """/proc/PID/NAME in chunks of about _READ_CHUNK, read by another process (see
         _ProcReader) while the caller parses the chunks already read."""
+        if self.remote:
+            return iter([self.read_proc(name)])
         return procread.ProcReader(self.pid, name).chunks()
 
     def exe(self) -> str:
@@ -71,6 +90,9 @@ class Process:
         cached = _EXE.get(key)
         if cached is not None:
             return cached
+        if self.remote:  # the file gdb loaded: its path on the target, maybe as target:PATH
+            name = key[1] or ""
+            return name[len("target:"):] if name.startswith("target:") else name
         try:
             exe = os.readlink(f"/proc/{self.pid}/exe")
         except OSError:
@@ -90,6 +112,8 @@ class Process:
 
     def page_state(self, address: int) -> PageState | None:
         """The pagemap entry of the page that holds `address`, or None if unreadable."""
+        if self.remote:
+            return None  # pagemap is not fetched over gdbserver: page state unknown
         page = os.sysconf("SC_PAGE_SIZE")
         try:
             with open(f"/proc/{self.pid}/pagemap", "rb", buffering=0) as fh:
@@ -113,6 +137,8 @@ class Process:
             if region.rss_kb == 0 and not region.swap_kb:
                 holes.append(Hole(lo, hi, "not resident"))
                 continue
+            if self.remote:
+                continue  # no pagemap over gdbserver: read the pages
             holes += [Hole(max(lo, first * page), min(hi, last * page), "not resident")
                       for first, last in self._absent_pages(lo // page, -(-hi // page))]
         return merge_holes(holes)
@@ -142,7 +168,7 @@ class Process:
         """Each stopped thread's innermost stack pointer, from /proc/PID/task/TID/syscall
         (the kernel's view of a stopped thread: no thread switching, safe at a breakpoint);
         where that file cannot tell, by switching gdb to each thread."""
-        from_proc = self._stack_pointers_from_proc()
+        from_proc = None if self.remote else self._stack_pointers_from_proc()
         return from_proc if from_proc is not None else self._stack_pointers_by_switching()
 
     def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
@@ -205,10 +231,12 @@ class Process:
         taken_at = time.time()
         # The rollup's reader starts first, so the kernel writes it while we parse smaps.
         rollup_reader = (procread.ProcReader(self.pid, "smaps_rollup")
-                         if with_rollup and os.path.exists(f"/proc/{self.pid}/smaps_rollup")
-                         else None)
+                         if with_rollup and not self.remote
+                         and os.path.exists(f"/proc/{self.pid}/smaps_rollup") else None)
         try:
             regions = parse_smaps_chunks(self.read_proc_chunks("smaps"))
+            # Over gdbserver the totals are summed from the regions: a second file transfer
+            # (and a second walk of every page there) would cost more than the map itself.
             rollup = (parse_smaps_rollup(b"".join(rollup_reader.chunks()))
                       if rollup_reader is not None else None)
         except ParseError as exc:
@@ -245,10 +273,12 @@ class MemoryReader:
 
     def __init__(self, process: Process):
         self.process = process
-        try:
-            self.fd: int | None = os.open(f"/proc/{process.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            self.fd = None
+        self.fd: int | None = None
+        if not process.remote:
+            try:
+                self.fd = os.open(f"/proc/{process.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                self.fd = None
 
     def __enter__(self) -> MemoryReader:
         return self
@@ -281,6 +311,10 @@ class MemoryReader:
 
     def _check_alive(self) -> None:
         """A killed process reads as empty, like an unreadable page: tell them apart."""
+        if self.process.remote:
+            if not self.process.inferior.pid:
+                raise TargetError("the remote process has exited")
+            return
         try:
             with open(f"/proc/{self.process.pid}/maps", "rb") as fh:
                 if fh.read(1):

@@ -64,8 +64,8 @@ def kind_by_name(region: Region, exe: str = "") -> str:
         return "anon"
     if path.startswith(("/SYSV", "/dev/shm/", "/memfd:")):
         return "shm"
-    if path.startswith("/dev/zero"):
-        return "shm" if region.perms[3] == "s" else "anon"
+    if path.startswith("/dev/zero"):  # shared anonymous memory shows as /dev/zero (deleted)
+        return "shm" if region.perms[3] == "s" or region.deleted else "anon"
     file_path = region.file_path
     if not file_path:
         return "anon"
@@ -124,8 +124,11 @@ def _own_stack(regions: Sequence[Region], i: int, num: int | None, lwp: int | No
         below.kind, below.thread, below.lwp = "guard", num, lwp
 
 
-def _mark_thread_stacks(regions: Sequence[Region], threads: Iterable[ThreadStackPointer]) -> None:
+def _mark_thread_stacks(regions: Sequence[Region], threads: Iterable[ThreadStackPointer],
+                        pid: int | None) -> None:
     by_lwp = {t.lwp: t for t in threads}
+    # A core keeps no [stack] name: there the main thread's stack is the one its $sp is in.
+    named_stack = any(r.path == "[stack]" for r in regions)
     for i, region in enumerate(regions):
         if region.path.startswith("[stack:"):  # old kernels name thread stacks themselves
             tid = region.path[7:-1]
@@ -139,13 +142,14 @@ def _mark_thread_stacks(regions: Sequence[Region], threads: Iterable[ThreadStack
             continue
         region = regions[i]
         if region.kind == "anon" and not region.path:
-            region.kind = "thread-stack"  # even the main thread's, when it runs off [stack]
+            main = thread.lwp == pid and not named_stack
+            region.kind = "stack" if main else "thread-stack"  # off [stack]: a thread's
         if region.kind in ("stack", "thread-stack"):
             _own_stack(regions, i, thread.num, thread.lwp)
 
 
 def classify(regions: Sequence[Region], exe: str = "",
-             threads: Iterable[ThreadStackPointer] = (),
+             threads: Iterable[ThreadStackPointer] = (), pid: int | None = None,
              read_memory: ReadMemory | None = None) -> Sequence[Region]:
     """Set `kind` (and `thread`/`lwp` for stacks) on every region, sorted by address.
 
@@ -163,6 +167,29 @@ def classify(regions: Sequence[Region], exe: str = "",
             by_name[key] = kind
         region.kind = kind
         region.thread = region.lwp = None
-    _mark_thread_stacks(regions, threads)
+    _mark_thread_stacks(regions, threads, pid)
     _mark_arenas(regions, read_memory)
     return regions
+
+
+_BRK_RANDOM = 32 << 20  # x86_64 puts the heap up to 32 MiB after the executable's end
+
+
+VSYSCALL_START = 0xFFFFFFFFFF600000
+
+
+def name_core_regions(regions: Sequence[Region]) -> None:
+    """A core keeps no `[heap]` or `[vsyscall]` name: the vsyscall page is at its fixed
+    address, and the heap is the first read-write anonymous region that starts within 32 MiB
+    after the executable's image (where brk starts)."""
+    for region in regions:
+        if region.start == VSYSCALL_START and region.kind == "anon":
+            region.kind = "vsyscall"
+    exe_end = max((r.end for r in regions if r.kind == "exe"), default=None)
+    if exe_end is None:
+        return
+    for region in regions:
+        if (region.kind == "anon" and not region.path and region.perms.startswith("rw")
+                and exe_end <= region.start < exe_end + _BRK_RANDOM):
+            region.kind = "heap"
+            return

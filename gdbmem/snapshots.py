@@ -49,7 +49,7 @@ class Record:
         """The parsed, classified snapshot (parsed once, on first use)."""
         if self._snapshot is None:
             regions = parse_smaps(self.smaps)
-            classify(regions, exe=self.exe, threads=self.threads)
+            classify(regions, exe=self.exe, threads=self.threads, pid=self.pid)
             rollup = parse_smaps_rollup(self.rollup_text) if self.rollup_text else None
             self._snapshot = Snapshot(self.pid, regions, rollup, exe=self.exe,
                                       taken_at=self.taken_at)

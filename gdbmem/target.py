@@ -17,7 +17,7 @@ import gdb  # type: ignore[import-not-found]
 from gdbmem import procread
 from gdbmem.analysis.spans import merge_holes
 from gdbmem.errors import ParseError, TargetError
-from gdbmem.kinds import ThreadStackPointer, classify
+from gdbmem.kinds import ThreadStackPointer, classify, name_core_regions
 from gdbmem.model import Region, Snapshot, Symbol
 from gdbmem.proc import (
     PageState,
@@ -26,6 +26,7 @@ from gdbmem.proc import (
     parse_smaps_chunks,
     parse_smaps_rollup,
 )
+from gdbmem.proc.core import core_regions
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan import Hole, Unreadable
 from gdbmem.snapshots import Record
@@ -41,10 +42,8 @@ class Process:
         inferior = gdb.selected_inferior()
         connection = getattr(inferior, "connection", None)
         kind = getattr(connection, "type", None) if connection is not None else None
-        if kind == "core":
-            raise TargetError("this is a core file: there is no /proc to read (core files are "
-                              "not supported yet; use a live process)")
-        if not inferior.pid:
+        self.core = kind == "core"
+        if not inferior.pid and not self.core:
             raise TargetError("no process: start one with `run` or `start`, or `attach PID`")
         self.inferior = inferior
         self.pid: int = inferior.pid
@@ -52,13 +51,16 @@ class Process:
         # through gdb's remote file access and its memory through gdb, never from the local
         # /proc (a pid there is not a pid here).
         self.remote = kind in ("remote", "extended-remote")
-        if not self.remote and not os.path.isdir(f"/proc/{self.pid}"):
+        self.local = not (self.remote or self.core)  # its /proc is this machine's
+        if self.local and not os.path.isdir(f"/proc/{self.pid}"):
             raise TargetError(f"process {self.pid} has exited")
 
     # /proc -----------------------------------------------------------------------------------
 
     def read_proc(self, name: str) -> bytes:
         """The whole of /proc/PID/NAME."""
+        if self.core:
+            raise TargetError("this is a core file: it has no /proc (the map comes from the core)")
         if self.remote:
             return self._remote_get(f"/proc/{self.pid}/{name}")
         return procread.read_whole(self.pid, name)
@@ -79,7 +81,7 @@ class Process:
     def read_proc_chunks(self, name: str) -> Iterator[bytes]:
         """/proc/PID/NAME in chunks of about _READ_CHUNK, read by another process (see
         _ProcReader) while the caller parses the chunks already read."""
-        if self.remote:
+        if not self.local:
             return iter([self.read_proc(name)])
         return procread.ProcReader(self.pid, name).chunks()
 
@@ -90,7 +92,7 @@ class Process:
         cached = _EXE.get(key)
         if cached is not None:
             return cached
-        if self.remote:  # the file gdb loaded: its path on the target, maybe as target:PATH
+        if not self.local:  # the file gdb loaded: its path on the target, maybe target:PATH
             name = key[1] or ""
             return name[len("target:"):] if name.startswith("target:") else name
         try:
@@ -112,8 +114,8 @@ class Process:
 
     def page_state(self, address: int) -> PageState | None:
         """The pagemap entry of the page that holds `address`, or None if unreadable."""
-        if self.remote:
-            return None  # pagemap is not fetched over gdbserver: page state unknown
+        if not self.local:
+            return None  # no pagemap over gdbserver, none in a core: page state unknown
         page = os.sysconf("SC_PAGE_SIZE")
         try:
             with open(f"/proc/{self.pid}/pagemap", "rb", buffering=0) as fh:
@@ -137,8 +139,8 @@ class Process:
             if region.rss_kb == 0 and not region.swap_kb:
                 holes.append(Hole(lo, hi, "not resident"))
                 continue
-            if self.remote:
-                continue  # no pagemap over gdbserver: read the pages
+            if not self.local:
+                continue  # no pagemap over gdbserver or in a core: read the pages
             holes += [Hole(max(lo, first * page), min(hi, last * page), "not resident")
                       for first, last in self._absent_pages(lo // page, -(-hi // page))]
         return merge_holes(holes)
@@ -168,7 +170,7 @@ class Process:
         """Each stopped thread's innermost stack pointer, from /proc/PID/task/TID/syscall
         (the kernel's view of a stopped thread: no thread switching, safe at a breakpoint);
         where that file cannot tell, by switching gdb to each thread."""
-        from_proc = None if self.remote else self._stack_pointers_from_proc()
+        from_proc = self._stack_pointers_from_proc() if self.local else None
         return from_proc if from_proc is not None else self._stack_pointers_by_switching()
 
     def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
@@ -215,6 +217,8 @@ class Process:
     def record(self, label: str = "", pc: int | None = None) -> Record:
         """A snapshot's raw record: cheap enough to take at every hit of a breakpoint.
         `pc`, when the caller knows it (a breakpoint's address), spares building a frame."""
+        if self.core:
+            raise TargetError("a core file is one moment: memsnap needs a live process")
         if pc is None:
             try:
                 pc = int(gdb.newest_frame().pc())
@@ -229,6 +233,9 @@ class Process:
 
     def snapshot(self, with_rollup: bool = True) -> Snapshot:
         taken_at = time.time()
+        if self.core:
+            regions = self._core_regions()
+            return Snapshot(self.pid, regions, None, exe=self.exe(), taken_at=taken_at)
         # The rollup's reader starts first, so the kernel writes it while we parse smaps.
         rollup_reader = (procread.ProcReader(self.pid, "smaps_rollup")
                          if with_rollup and not self.remote
@@ -245,7 +252,7 @@ class Process:
             if rollup_reader is not None:
                 rollup_reader.close()
         exe = self.exe()
-        classify(regions, exe=exe, threads=self.thread_stack_pointers(),
+        classify(regions, exe=exe, threads=self.thread_stack_pointers(), pid=self.pid,
                  read_memory=self.read_memory)
         return Snapshot(self.pid, regions, rollup, exe=exe, cmdline=self.cmdline(),
                         taken_at=taken_at)
@@ -253,10 +260,37 @@ class Process:
     def maps(self) -> list[Region]:
         """The regions from /proc/PID/maps alone: bounds, perms and names, no figures or kinds.
         A tenth of the cost of smaps, for what needs no more ($vma_start, completion)."""
+        if self.core:
+            return self._core_regions()
         try:
             return parse_maps(self.read_proc("maps"))
         except ParseError as exc:
             raise TargetError(f"unexpected /proc/{self.pid}/maps: {exc}") from None
+
+    def core_path(self) -> str:
+        """The core file gdb has open (`info target` names it)."""
+        text = gdb.execute("info target", to_string=True)
+        m = re.search(r"Local core dump file:\s*`(.+)', file type", text)
+        if m is None:
+            raise TargetError("cannot tell which core file gdb has open")
+        return m.group(1)
+
+    def _core_regions(self) -> list[Region]:
+        path = self.core_path()
+        try:
+            with open(path, "rb") as fh:
+                def read(offset: int, size: int) -> bytes:
+                    fh.seek(offset)
+                    return fh.read(size)
+                regions = core_regions(read)
+        except OSError as exc:
+            raise TargetError(f"cannot read the core file {path}: {exc.strerror}") from None
+        except ParseError as exc:
+            raise TargetError(f"unexpected core file {path}: {exc}") from None
+        classify(regions, exe=self.exe(), threads=self.thread_stack_pointers(), pid=self.pid,
+                 read_memory=self.read_memory)
+        name_core_regions(regions)
+        return regions
 
     def map_names(self) -> list[str]:
         """The mapping names (for tab completion: never an error)."""
@@ -274,7 +308,7 @@ class MemoryReader:
     def __init__(self, process: Process):
         self.process = process
         self.fd: int | None = None
-        if not process.remote:
+        if process.local:
             try:
                 self.fd = os.open(f"/proc/{process.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
@@ -311,9 +345,9 @@ class MemoryReader:
 
     def _check_alive(self) -> None:
         """A killed process reads as empty, like an unreadable page: tell them apart."""
-        if self.process.remote:
+        if not self.process.local:
             if not self.process.inferior.pid:
-                raise TargetError("the remote process has exited")
+                raise TargetError("the process has exited")
             return
         try:
             with open(f"/proc/{self.process.pid}/maps", "rb") as fh:

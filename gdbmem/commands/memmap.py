@@ -129,6 +129,9 @@ class MemmapCommand(Command):
                 raise TargetError("no region matches")
             text = region_table(regions, human, colour)
             text += summary_line(process_summary(snapshot.rollup, snapshot.regions), human)
+        if process.core and not args.json:  # said once, and never inside JSON
+            text = (f"memmap: core file {process.core_path()}: RSS, PSS, Dirty and Swap are not "
+                    "in a core (shown as ?)\n" + text)
         gdb.write(text)
 
     def complete(self, text: str, word: str):

@@ -153,7 +153,7 @@ def _capture(args: argparse.Namespace) -> str:
                                   f"(they are in {journal.path})") from None
             except PermissionError:
                 raise GdbmemError(f"cannot read /proc/{args.pid}/smaps: permission denied "
-                                  "(the process belongs to another user)") from None
+                                  "(the process is another user's, or not dumpable)") from None
             if not data:
                 raise GdbmemError(f"process {args.pid} has exited after {n - 1} samples "
                                   f"(they are in {journal.path})")

@@ -25,8 +25,9 @@ def open_proc(pid: int, name: str) -> int:
     except FileNotFoundError:
         raise TargetError(f"process {pid} has exited") from None
     except PermissionError:
-        raise TargetError(f"cannot read {path}: permission denied (the process belongs "
-                          "to another user; run gdb as that user or as root)") from None
+        raise TargetError(f"cannot read {path}: permission denied (the process is another "
+                          "user's, or not dumpable): gdbmem needs its /proc, so run gdb as root; "
+                          "gdb's own x and dump memory still work") from None
     except OSError as exc:
         raise TargetError(f"cannot read {path}: {exc.strerror}") from None
 

@@ -47,6 +47,9 @@ class Process:
             raise TargetError("no process: start one with `run` or `start`, or `attach PID`")
         self.inferior = inferior
         self.pid: int = inferior.pid
+        # With several inferiors, say which one a report is of.
+        self.which = (f"inferior {inferior.num}, process {inferior.pid}"
+                      if len(gdb.inferiors()) > 1 else "")
         # Over gdbserver the process and its /proc are on the other machine: its files come
         # through gdb's remote file access and its memory through gdb, never from the local
         # /proc (a pid there is not a pid here).

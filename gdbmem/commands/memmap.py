@@ -129,6 +129,8 @@ class MemmapCommand(Command):
                 raise TargetError("no region matches")
             text = region_table(regions, human, colour)
             text += summary_line(process_summary(snapshot.rollup, snapshot.regions), human)
+        if process.which and not args.json:
+            text = f"memmap: {process.which}\n" + text
         if process.core and not args.json:  # said once, and never inside JSON
             text = (f"memmap: core file {process.core_path()}: RSS, PSS, Dirty and Swap are not "
                     "in a core (shown as ?)\n" + text)

@@ -55,8 +55,15 @@ def _try_address(word: str) -> int | None:
         return None
 
 
+# The kernel's names for kinds; a core keeps none of them, but knows the kinds.
+_KIND_NAMES = {"[heap]": "heap", "[stack]": "stack", "[vdso]": "vdso", "[vvar]": "vvar",
+               "[vsyscall]": "vsyscall"}
+
+
 def _by_name(regions: list[Region], name: str, first: bool) -> tuple[list[Region], str | None]:
     matched = select(regions, Selection(name=name))
+    if not matched and name in _KIND_NAMES:
+        matched = [r for r in regions if r.kind == _KIND_NAMES[name]]
     if not matched:
         return [], None
     if len(matched) > 1 and not first:

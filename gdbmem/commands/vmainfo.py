@@ -39,9 +39,9 @@ class VmainfoCommand(Command):
     completer = gdb.COMPLETE_EXPRESSION
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        process = Process()  # first: with no process, say so (not "No registers")
         # Expressions may hold spaces ($sp + 8): argv splitting took them apart.
         address = evaluate_address(" ".join(args.address))
-        process = Process()
         info = describe_address(process.regions(), address)
         symbol = symbol_at(address) if info.mapped else None
         page = process.page_state(address) if info.mapped else None

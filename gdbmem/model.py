@@ -139,15 +139,14 @@ class Region:
 class Snapshot:
     """Every region of one process at one moment, with the process totals when known."""
 
-    __slots__ = ("cmdline", "exe", "pid", "regions", "rollup", "taken_at")
+    __slots__ = ("exe", "pid", "regions", "rollup", "taken_at")
 
     def __init__(self, pid: int, regions: Sequence[Region], rollup: Mapping[str, Any] | None = None,
-                 exe: str = "", cmdline: str = "", taken_at: float = 0.0):
+                 exe: str = "", taken_at: float = 0.0):
         self.pid = pid
         self.regions = list(regions)
         self.rollup = rollup
         self.exe = exe
-        self.cmdline = cmdline
         self.taken_at = taken_at
 
     def __iter__(self) -> Iterator[Region]:

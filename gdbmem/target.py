@@ -31,6 +31,7 @@ from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan import Hole, Unreadable
 from gdbmem.snapshots import Record
 
+_SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 _EXE: dict[tuple[int, str | None], str] = {}
 _MASK64 = (1 << 64) - 1
 
@@ -70,7 +71,8 @@ class Process:
 
     def _remote_get(self, path: str) -> bytes:
         """A file of the remote machine, through gdbserver (`remote get`), fresh each time."""
-        fd, local = tempfile.mkstemp(prefix="gdbmem-remote-")
+        # On tmpfs where there is one: deleting a fresh 1 MB file on ext4 costs ~8 ms.
+        fd, local = tempfile.mkstemp(prefix="gdbmem-remote-", dir=_SCRATCH)
         os.close(fd)
         try:
             gdb.execute(f'remote get "{path}" "{local}"', to_string=True)
@@ -257,8 +259,7 @@ class Process:
         exe = self.exe()
         classify(regions, exe=exe, threads=self.thread_stack_pointers(), pid=self.pid,
                  read_memory=self.read_memory)
-        return Snapshot(self.pid, regions, rollup, exe=exe, cmdline=self.cmdline(),
-                        taken_at=taken_at)
+        return Snapshot(self.pid, regions, rollup, exe=exe, taken_at=taken_at)
 
     def maps(self) -> list[Region]:
         """The regions from /proc/PID/maps alone: bounds, perms and names, no figures or kinds.

@@ -7,6 +7,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from gdbmem.model import Region
+from gdbmem.proc.smaps import field_values
 
 
 class Totals(NamedTuple):
@@ -47,7 +48,7 @@ def field_totals(regions: Sequence[Region], names: Sequence[str]) -> dict[str, i
     """Sum of each named integer field (pmap -X's bottom line)."""
     out: dict[str, int | None] = {}
     for name in names:
-        values = [r.fields.get(name) for r in regions]
+        values = field_values(regions, name)
         out[name] = sum_known([v if isinstance(v, int) else None for v in values])
     return out
 

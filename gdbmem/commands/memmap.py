@@ -118,10 +118,10 @@ class MemmapCommand(Command):
             text = jsonout.dumps([r.to_dict() for r in regions])
         elif args.group:
             text = group_table(group_regions(regions), human, colour)
-        elif args.extended:
-            text = pmap_extended(regions, snapshot.pid, snapshot.cmdline)
+        elif args.extended:  # pmap's first line names the command: fetched only here
+            text = pmap_extended(regions, snapshot.pid, process.cmdline())
         elif args.device:
-            text = pmap_device(regions, snapshot.pid, snapshot.cmdline)
+            text = pmap_device(regions, snapshot.pid, process.cmdline())
         elif args.every_field:
             text = smaps_table(regions, colour)
         else:

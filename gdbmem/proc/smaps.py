@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from operator import gt
 from typing import Any
@@ -145,6 +145,22 @@ class FieldView(Mapping):
 
     def __len__(self) -> int:
         return len(self._columns.names)
+
+
+def field_values(regions: Sequence[Region], name: str) -> list[Any]:
+    """Each region's value of one field (None where it has none). Regions parsed together
+    share their columns: the column is read once, with no lookup per region (summing six
+    fields over 1,000 regions one lookup at a time cost ~9 ms)."""
+    views = [r.fields for r in regions]
+    if views and type(views[0]) is FieldView:
+        columns = views[0]._columns
+        if all(type(v) is FieldView and v._columns is columns for v in views):
+            j = columns.index.get(name)
+            if j is None:
+                return [None] * len(views)
+            column = columns.column(j)
+            return [column[v._row] for v in views]  # type: ignore[attr-defined]
+    return [v.get(name) for v in views]
 
 
 def _column_is_regular(raw: list[bytes], prefix: bytes, kb: bool) -> bool:

@@ -85,6 +85,13 @@ def assert_one_clean_line(message: str) -> None:
     assert "Traceback" not in message and "Python Exception" not in message, message
 
 
+def assert_error(session: Session, command: str, expected: str) -> None:
+    """The command failed with one clean line that says `expected`."""
+    message = session.error(command)
+    assert_one_clean_line(message)
+    assert expected in message, message
+
+
 def assert_no_traceback(session: Session) -> None:
     for text in (session.stdout, session.stderr):
         assert "Traceback" not in text and "Python Exception" not in text, text

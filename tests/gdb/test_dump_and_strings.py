@@ -12,7 +12,13 @@ import subprocess
 
 import pytest
 
-from tests.gdb.conftest import assert_no_traceback, assert_one_clean_line, build, run_gdb
+from tests.gdb.conftest import (
+    assert_error,
+    assert_no_traceback,
+    assert_one_clean_line,
+    build,
+    run_gdb,
+)
 
 REGION, SIZE = 0x300000000000, 8 << 20
 RESERVATION = REGION + SIZE + (1 << 30)
@@ -182,9 +188,7 @@ BAD = {
 
 @pytest.mark.parametrize("command", list(BAD))
 def test_bad_input_gets_one_line(gdb, command):
-    message = gdb.error(command)
-    assert_one_clean_line(message)
-    assert BAD[command] in message, message
+    assert_error(gdb, command, BAD[command])
 
 
 def test_missing_directory_and_symlinks(gdb, out):

@@ -12,7 +12,14 @@ import sys
 import pytest
 
 from gdbmem.snapshots import read_records
-from tests.gdb.conftest import ROOT, assert_no_traceback, assert_one_clean_line, build, run_gdb
+from tests.gdb.conftest import (
+    ROOT,
+    assert_error,
+    assert_no_traceback,
+    assert_one_clean_line,
+    build,
+    run_gdb,
+)
 
 TICKS = 24
 
@@ -158,10 +165,7 @@ BAD = {
 
 @pytest.mark.parametrize("command", list(BAD))
 def test_bad_input(session, command):
-    gdb, _ = session
-    message = gdb.error(command)
-    assert_one_clean_line(message)
-    assert BAD[command] in message, message
+    assert_error(session[0], command, BAD[command])
 
 
 def test_an_unknown_location_is_pending_as_with_break(session):

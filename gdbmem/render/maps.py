@@ -101,9 +101,7 @@ def group_table(groups: Sequence[Group], human: bool = True, colour: bool = Fals
     rows = []
     for g in groups:
         t = totals(g.regions)
-        uss = field_totals(g.regions, ("Private_Clean", "Private_Dirty"))
-        uss_kb = (None if uss["Private_Clean"] is None or uss["Private_Dirty"] is None
-                  else uss["Private_Clean"] + uss["Private_Dirty"])
+        uss_kb = sum_known([r.uss_kb for r in g.regions])
         rows.append((str(t.count), f(t.size_kb), f(t.rss_kb), f(t.pss_kb), f(uss_kb),
                      f(t.dirty_kb), f(t.swap_kb), g.kind, g.name))
     return render_table(GROUP_COLUMNS, list(zip(*rows)) or [[] for _ in GROUP_COLUMNS], colour)

@@ -238,9 +238,16 @@ class Process:
 
     def snapshot(self, with_rollup: bool = True) -> Snapshot:
         taken_at = time.time()
+        regions, rollup = (self._core_regions(), None) if self.core else self._read_smaps(
+            with_rollup)
+        exe = self.exe()
+        classify(regions, exe=exe, threads=self.thread_stack_pointers(), pid=self.pid,
+                 read_memory=self.read_memory)
         if self.core:
-            regions = self._core_regions()
-            return Snapshot(self.pid, regions, None, exe=self.exe(), taken_at=taken_at)
+            name_core_regions(regions)  # a core keeps none of the kernel's names
+        return Snapshot(self.pid, regions, rollup, exe=exe, taken_at=taken_at)
+
+    def _read_smaps(self, with_rollup: bool) -> tuple[list[Region], dict | None]:
         # The rollup's reader starts first, so the kernel writes it while we parse smaps.
         rollup_reader = (procread.ProcReader(self.pid, "smaps_rollup")
                          if with_rollup and not self.remote
@@ -256,10 +263,7 @@ class Process:
         finally:
             if rollup_reader is not None:
                 rollup_reader.close()
-        exe = self.exe()
-        classify(regions, exe=exe, threads=self.thread_stack_pointers(), pid=self.pid,
-                 read_memory=self.read_memory)
-        return Snapshot(self.pid, regions, rollup, exe=exe, taken_at=taken_at)
+        return regions, rollup
 
     def maps(self) -> list[Region]:
         """The regions from /proc/PID/maps alone: bounds, perms and names, no figures or kinds.
@@ -280,6 +284,7 @@ class Process:
         return m.group(1)
 
     def _core_regions(self) -> list[Region]:
+        """The core's map, unclassified (like maps): snapshot() names the kinds."""
         path = self.core_path()
         try:
             with open(path, "rb") as fh:
@@ -291,9 +296,6 @@ class Process:
             raise TargetError(f"cannot read the core file {path}: {exc.strerror}") from None
         except ParseError as exc:
             raise TargetError(f"unexpected core file {path}: {exc}") from None
-        classify(regions, exe=self.exe(), threads=self.thread_stack_pointers(), pid=self.pid,
-                 read_memory=self.read_memory)
-        name_core_regions(regions)
         return regions
 
     def map_names(self) -> list[str]:

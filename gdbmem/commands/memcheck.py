@@ -39,7 +39,7 @@ class MemcheckCommand(Command):
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        snapshot = Process().snapshot()
+        snapshot = Process().snapshot(with_rollup=False)  # the checks sum the regions
         records = memsnap.SESSION.records
         history = (trends([r.snapshot for r in records], leak_min_growth_kb())
                    if len(records) >= 4 else [])

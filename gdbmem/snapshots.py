@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-from gdbmem.errors import ParseError, UsageError
+from gdbmem.errors import OutputError, ParseError, UsageError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
@@ -66,12 +67,26 @@ class Record:
                                                                         "surrogateescape")),
                           separators=(",", ":"))
 
-    def to_framed(self) -> bytes:
+    def framed(self, same_as_previous: bool = False) -> tuple[bytes, ...]:
         """A JSON header line with the smaps length, then the smaps bytes as read: what the
-        journal appends at each snapshot (no escaping of 20 kB of text at every hit)."""
-        head = json.dumps(dict(self._header(), smaps_bytes=len(self.smaps)),
-                          separators=(",", ":"))
-        return head.encode("utf-8", "surrogateescape") + b"\n" + self.smaps + b"\n"
+        journal appends at each snapshot, in one writev. The header is the same object as
+        _header()'s, written out by hand: json.dumps of a dict costs more than the write.
+        same_as_previous: the smaps is byte for byte the previous record's (nothing moved
+        between two hits), so the header says so and no smaps follows."""
+        text = encode_basestring_ascii  # a str as a JSON string, in C
+        threads = ",".join(f"[{n},{lwp},{sp}]" for n, lwp, sp in self.threads)
+        smaps = ('"smaps_as_previous":true' if same_as_previous
+                 else f'"smaps_bytes":{len(self.smaps)}')
+        head = (f'{{"format":"{FORMAT}","pid":{self.pid},"taken_at":{self.taken_at!r},'
+                f'"label":{text(self.label)},"location":{text(self.location)},'
+                f'"pc":{"null" if self.pc is None else self.pc},"exe":{text(self.exe)},'
+                f'"threads":[{threads}],"smaps_rollup":{text(self.rollup_text)},{smaps}}}\n')
+        if same_as_previous:
+            return (head.encode("ascii"),)
+        return head.encode("ascii"), self.smaps, b"\n"
+
+    def to_framed(self, same_as_previous: bool = False) -> bytes:
+        return b"".join(self.framed(same_as_previous))
 
     @classmethod
     def from_header(cls, obj: Any, smaps: bytes) -> Record:
@@ -101,7 +116,11 @@ def read_records(data: bytes, name: str = "") -> list[Record]:
             continue
         try:
             obj = json.loads(line)
-            if isinstance(obj, dict) and "smaps_bytes" in obj:
+            if isinstance(obj, dict) and obj.get("smaps_as_previous") is True:
+                if not records:
+                    raise ValueError("its smaps is the previous record's, and there is none")
+                smaps = records[-1].smaps
+            elif isinstance(obj, dict) and "smaps_bytes" in obj:
                 size = int(obj["smaps_bytes"])
                 smaps = data[position:position + size]
                 if len(smaps) != size or data[position + size:position + size + 1] != b"\n":
@@ -119,14 +138,24 @@ def read_records(data: bytes, name: str = "") -> list[Record]:
 
 class Journal:
     """A session's snapshots, appended to a file (mode 0600) as they are taken, so a crash
-    of gdb loses none."""
+    of gdb loses none. A record whose smaps is the one written last (the same bytes object:
+    Session.add shares it) is written as a header that says so."""
 
     def __init__(self, path: str):
         self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.last_smaps: bytes | None = None
 
     def append(self, record: Record) -> None:
-        os.write(self.fd, record.to_framed())
+        parts = record.framed(same_as_previous=record.smaps is self.last_smaps)
+        try:
+            written = os.writev(self.fd, parts)
+        except OSError as exc:
+            raise OutputError(f"cannot append to the journal {self.path}: {exc.strerror}") from None
+        if written != sum(map(len, parts)):  # a full disk: take the part written back
+            os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)
+            raise OutputError(f"cannot append to the journal {self.path}: the disk is full")
+        self.last_smaps = record.smaps
 
     def close(self) -> None:
         os.close(self.fd)
@@ -146,11 +175,17 @@ class Session:
         self.records: list[Record] = []
         self.journal: Journal | None = None
 
-    def add(self, record: Record, directory: str) -> int:
+    def add(self, record: Record, directory: Callable[[], str]) -> int:
+        """Keep `record` and journal it; directory() says where a new journal goes."""
         if self.journal is None:
+            directory = directory()
             os.makedirs(directory, mode=0o700, exist_ok=True)
             name = f"snapshots-{os.getpid()}-{int(record.taken_at)}.jsonl"
             self.journal = Journal(os.path.join(directory, name))
+        if self.records and record.smaps == self.records[-1].smaps:
+            # Nothing changed since the last snapshot (memcmp, ~1 us): keep one copy, in
+            # memory and in the journal.
+            record.smaps = self.records[-1].smaps
         self.journal.append(record)
         self.records.append(record)
         return len(self.records)

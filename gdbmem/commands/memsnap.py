@@ -85,8 +85,8 @@ _load = _subparser("load")
 _load.add_argument("file")
 
 
-def take(label: str = "", pc: int | None = None) -> int:
-    return SESSION.add(Process().record(label, pc), snapshot_directory())
+def take(label: str = "", pc: int | None = None, process: Process | None = None) -> int:
+    return SESSION.add((process or Process()).record(label, pc), snapshot_directory)
 
 
 def named(records: list[Record]) -> list[Record]:
@@ -103,6 +103,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
     def __init__(self, location: str, every: int, stop_here: bool):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
+        self.process: Process | None = None  # the process of the last hit, while it lasts
 
     def _address(self) -> int | None:
         """Where a hit stops, when the breakpoint has one place (gdb 13 tells)."""
@@ -116,7 +117,9 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         if self.counted % self.every:
             return False
         try:  # never a traceback from inside gdb's event loop
-            take(f"hit {self.counted} of {self.location}", self._address())
+            if self.process is None or not self.process.still_selected():
+                self.process = Process()
+            take(f"hit {self.counted} of {self.location}", self._address(), self.process)
         except GdbmemError as exc:
             gdb.write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:
@@ -239,6 +242,6 @@ class MemsnapCommand(Command):
         if not records:
             raise UsageError(f"{args.file} holds no snapshots")
         for record in records:
-            SESSION.add(record, snapshot_directory())
+            SESSION.add(record, snapshot_directory)
         gdb.write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
                   f"(now {len(SESSION.records)})\n")

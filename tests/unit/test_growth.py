@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gdbmem.analysis.growth import diff, process_verdict, region_key, trends, usage_by_key, verdict
 from gdbmem.errors import ParseError
-from gdbmem.kinds import classify
+from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
-from gdbmem.snapshots import Record, read_records
+from gdbmem.snapshots import Record, Session, read_records
 from tests.conftest import fixture
 
 
@@ -118,3 +122,41 @@ def test_records_round_trip_and_parse_lazily():
         read_records(record.to_json().encode() + b'\n{"format": "other"}\n', "x.jsonl")
     with pytest.raises(ParseError, match="cut short"):
         read_records(record.to_framed()[:-100])
+
+
+@settings(max_examples=200, deadline=None)
+@given(label=st.text(), location=st.text(), exe=st.text(), rollup=st.text(),
+       pc=st.one_of(st.none(), st.integers(0, 2**64 - 1)),
+       taken_at=st.floats(0, 2e9, allow_nan=False),
+       threads=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 2**22),
+                                  st.integers(0, 2**64 - 1)), max_size=4))
+def test_framed_header_is_the_json_header(label, location, exe, rollup, pc, taken_at, threads):
+    """The journal's hand-written header is exactly the header object, for any strings."""
+    record = Record(7, taken_at, b"smaps text\n", rollup,
+                    [ThreadStackPointer(*t) for t in threads], label, location, exe, pc)
+    head, smaps, end = record.framed()
+    assert json.loads(head) == dict(record._header(), smaps_bytes=11)
+    assert (smaps, end, head.endswith(b"\n")) == (b"smaps text\n", b"\n", True)
+    (again,) = read_records(record.to_framed())
+    assert (again.label, again.location, again.exe, again.pc, again.threads) == (
+        label, location, exe, pc, record.threads)
+
+
+def test_a_journal_writes_an_unchanged_smaps_once(tmp_path):
+    """Hits where nothing moved share one smaps, in memory and in the journal, and read back
+    as the same text; a changed one is written whole."""
+    session = Session()
+    same, changed = fixture("layout.smaps"), fixture("sleep.smaps")
+    for i, smaps in enumerate([same, bytes(same), changed, bytes(changed), same]):
+        session.add(Record(42, 1000.0 + i, smaps, label=f"hit {i}"), lambda: str(tmp_path))
+    records = session.records
+    assert records[1].smaps is records[0].smaps and records[3].smaps is records[2].smaps
+    assert records[4].smaps is not records[3].smaps
+    journal = (tmp_path / os.listdir(tmp_path)[0]).read_bytes()
+    assert journal.count(b'"smaps_as_previous":true') == 2
+    assert len(journal) < 3 * len(same) + len(changed)
+    again = read_records(journal)
+    assert [r.smaps for r in again] == [same, same, changed, changed, same]
+    assert [r.label for r in again] == [f"hit {i}" for i in range(5)]
+    with pytest.raises(ParseError, match="previous record's, and there is none"):
+        read_records(journal[journal.index(b'{"format"', 100):])

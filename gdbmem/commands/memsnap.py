@@ -104,6 +104,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
         self.process: Process | None = None  # the process of the last hit, while it lasts
+        self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
 
     def _address(self) -> int | None:
         """Where a hit stops, when the breakpoint has one place (gdb 13 tells)."""
@@ -119,7 +120,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         try:  # never a traceback from inside gdb's event loop
             if self.process is None or not self.process.still_selected():
                 self.process = Process()
-            take(f"hit {self.counted} of {self.location}", self._address(), self.process)
+            take(f"hit {self.counted}{self.of_location}", self._address(), self.process)
         except GdbmemError as exc:
             gdb.write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:

@@ -2,7 +2,9 @@
 # `make bench`: gdbmem against its anchors, side by side in one gdb session, as ratios.
 #   1. memmap vs gdb's `info proc mappings` and `pmap -X`, on a process with 20,000 mappings;
 #   2. memdump vs gdb's `dump binary memory`, memstrings vs that dump + `strings -a -n 10`,
-#      on 512 MiB of heap-like data.
+#      on 512 MiB of heap-like data;
+#   3. memsnap on a breakpoint hit 2,000 times vs the same breakpoint that only continues;
+#   4. memmap over gdbserver on loopback vs native, on 1,000 mappings.
 # Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,10 +35,12 @@ echo "memdump and memstrings on 512 MiB of heap-like data (pid $pid):"
 gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_scan.py 2>&1 >/dev/null |
     sed -n 's/^bench: //p'
 
-echo "memsnap on a breakpoint hit 2,000 times (testprogs/leaks small):"
+echo "memsnap on a breakpoint hit 2,000 times (testprogs/leaks):"
 scratch=$(mktemp -d)
-gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
-    --args testprogs/build/leaks small 2000 "$scratch" 2>&1 >/dev/null | sed -n 's/^bench: //p'
+for mode in small heap; do
+    gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
+        --args testprogs/build/leaks $mode 2000 "$scratch" 2>&1 >/dev/null | sed -n 's/^bench: //p'
+done
 rm -rf "$scratch"
 
 echo "memmap over gdbserver on loopback vs native, 1,000 mappings:"

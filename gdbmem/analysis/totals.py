@@ -7,7 +7,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from gdbmem.model import Region
-from gdbmem.proc.smaps import field_values
+from gdbmem.proc.smaps import field_columns
 
 
 class Totals(NamedTuple):
@@ -46,11 +46,8 @@ def totals(regions: Sequence[Region]) -> Totals:
 
 def field_totals(regions: Sequence[Region], names: Sequence[str]) -> dict[str, int | None]:
     """Sum of each named integer field (pmap -X's bottom line)."""
-    out: dict[str, int | None] = {}
-    for name in names:
-        values = field_values(regions, name)
-        out[name] = sum_known([v if isinstance(v, int) else None for v in values])
-    return out
+    return {name: sum_known([v if isinstance(v, int) else None for v in values])
+            for name, values in zip(names, field_columns(regions, names))}
 
 
 class PmapDevice(NamedTuple):

@@ -17,7 +17,8 @@ import gdb
 from gdbmem.commands import memsnap
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
-MODE = gdb.parameter("args").split()[0]
+# `show args` says "... is \"small 2000 DIR\"." (gdb 13's gdb.parameter("args") is empty)
+MODE = gdb.execute("show args", to_string=True).split('"')[1].split()[0]
 gdb.execute(f"set gdbmem snapshot-dir {tempfile.mkdtemp(prefix='gdbmem-bench-')}")
 
 

@@ -262,7 +262,8 @@ class Process:
                          if with_rollup and not self.remote
                          and os.path.exists(f"/proc/{self.pid}/smaps_rollup") else None)
         try:
-            regions = parse_smaps_chunks(self.read_proc_chunks("smaps"))
+            regions = parse_smaps_chunks(self.read_proc_chunks("smaps"),
+                                         summed=rollup_reader is None)
             # Over gdbserver the totals are summed from the regions: a second file transfer
             # (and a second walk of every page there) would cost more than the map itself.
             rollup = (parse_smaps_rollup(b"".join(rollup_reader.chunks()))

@@ -179,9 +179,9 @@ def _column_is_regular(raw: list[bytes], prefix: bytes, kb: bool) -> bool:
 # HEADER_RE anchored at both ends of each line: findall over many maps lines joined by '\n'.
 _HEADERS_RE = re.compile(b"^" + HEADER_RE.pattern + b"$", re.MULTILINE)
 _HEADLINE = ("Rss", "Pss", "Swap", "Shared_Dirty", "Private_Dirty")
-# Converted as the chunks come, with the headline: what the process summary sums when there
-# is no smaps_rollup (over gdbserver, in snapshots), so summing needs no second pass.
-_EAGER = (*_HEADLINE, "Private_Clean", "SwapPss")
+# What the process summary sums besides the headline when there is no smaps_rollup (over
+# gdbserver): converted with the headline as the chunks come, so summing needs no second pass.
+_SUMMED = ("Private_Clean", "SwapPss")
 
 
 class _ColumnParser:
@@ -192,11 +192,12 @@ class _ColumnParser:
     `feed` returns False, and `finish` None, as soon as the layout is not regular.
     """
 
-    def __init__(self, kept: list[bytes]) -> None:
+    def __init__(self, kept: list[bytes], summed: bool) -> None:
         self.kept = kept  # the chunks read so far, shared with parse_smaps_chunks
+        self.eager_names = (*_HEADLINE, *_SUMMED) if summed else _HEADLINE
         self.stride = 0
         self.columns: _Columns | None = None
-        self.eager: list[int | None] = []  # the columns of _EAGER (None: not in this file)
+        self.eager: list[int | None] = []  # the columns of eager_names (None: not in the file)
         self.eager_values: dict[int, list[int]] = {}
         self.regions: list[Region] = []
         self.pending: list[bytes] = []
@@ -218,7 +219,7 @@ class _ColumnParser:
             return False
         self.stride = stride
         self.columns = _Columns(names, self.kept, stride)
-        self.eager = [self.columns.index.get(name) for name in _EAGER]
+        self.eager = [self.columns.index.get(name) for name in self.eager_names]
         self.eager_values = {j: [] for j in self.eager if j is not None}
         return True
 
@@ -302,15 +303,17 @@ class _ColumnParser:
         return self.regions
 
 
-def parse_smaps_chunks(chunks: Iterable[bytes]) -> list[Region]:
-    """parse_smaps over the file's bytes as they arrive (see target.Process.read_proc_chunks)."""
+def parse_smaps_chunks(chunks: Iterable[bytes], summed: bool = False) -> list[Region]:
+    """parse_smaps over the file's bytes as they arrive (see target.Process.read_proc_chunks).
+    summed: the columns a process summary sums (when there is no smaps_rollup) are converted
+    as they come, like the headline figures."""
     # Tens of thousands of new objects would set off the cyclic collector again and again
     # (it doubles the time at 20,000 regions); none of them forms a cycle.
     collecting = gc.isenabled()
     gc.disable()
     try:
         kept: list[bytes] = []
-        parser: _ColumnParser | None = _ColumnParser(kept)
+        parser: _ColumnParser | None = _ColumnParser(kept, summed)
         carry = b""
         for chunk in chunks:
             kept.append(chunk)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gdbmem.analysis.totals import field_totals
 from gdbmem.errors import ParseError
 from gdbmem.proc import parse_maps, parse_smaps, parse_smaps_rollup
 from gdbmem.proc.smaps import _parse_lines, parse_smaps_chunks
@@ -64,6 +65,11 @@ def test_kernel_shaped_smaps_round_trips(specs, data):
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=5)))
     parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
     assert [dict(r.fields) for r in parse_smaps_chunks(parts)] == [dict(r.fields) for r in regions]
+    # The summary's columns converted as the chunks come read the same.
+    summed = parse_smaps_chunks(parts, summed=True)
+    assert [dict(r.fields) for r in summed] == [dict(r.fields) for r in regions]
+    assert field_totals(summed, ("Private_Clean", "SwapPss")) == {
+        n: sum(spec[7][n] for spec in specs) for n in ("Private_Clean", "SwapPss")}
 
 
 def _only_parse_errors(parse, data):

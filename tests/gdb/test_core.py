@@ -41,6 +41,8 @@ def test_the_map_of_the_core(core):
     assert {"stack", "thread-stack", "heap", "exe", "lib", "file", "shm"} <= kinds
     assert regions[0x210000000000]["path"].endswith("/layout-file.bin")
     assert regions[0x200000000000]["perms"] == "rw-?"  # a core does not say private or shared
+    (vdso,) = [start for start, line in live.items() if line.endswith(" [vdso]")]
+    assert (regions[vdso]["path"], regions[vdso]["kind"]) == ("[vdso]", "vdso")  # from auxv
     text = gdb.output("memmap").splitlines()
     assert text[0].startswith("memmap: core file ") and text[0].endswith("(shown as ?)")
 

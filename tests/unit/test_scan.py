@@ -131,6 +131,36 @@ def test_strings_equal_gnu_strings_however_memory_is_cut(tmp_path_factory, data,
     assert ours == gnu_strings(tmp_path_factory.mktemp("s"), data, encoding)
 
 
+long_runs = st.lists(st.one_of(
+    st.binary(max_size=8),
+    st.integers(1, 300).map(lambda n: b"q" * n),
+    st.integers(1, 150).map(lambda n: "w".encode("utf-16-le") * n),
+), max_size=8).map(b"".join)
+
+
+@pytest.mark.skipif(shutil.which("strings") is None, reason="binutils' strings is needed")
+@settings(max_examples=150, deadline=None)
+@given(data=long_runs, sizes=st.lists(st.integers(1, 9), min_size=1, max_size=6),
+       encoding=st.sampled_from(["ascii", "utf16le"]))
+def test_strings_longer_than_many_pieces(tmp_path_factory, data, sizes, encoding):
+    """Pieces of 1 to 9 bytes, each often all of a string that began pieces before (and,
+    in UTF-16LE, cut inside a character): the strings are still GNU strings'."""
+    pieces, at = [], 0
+    while at < len(data):
+        size = sizes[len(pieces) % len(sizes)]
+        pieces.append(Piece(at, data[at:at + size], None))
+        at += size
+    ours = [(f.address, f.text) for f in find_strings(pieces, 10, encoding)]
+    assert ours == gnu_strings(tmp_path_factory.mktemp("s"), data, encoding)
+    # Streamed: a string comes by the piece that shows where it ends, not at the very end.
+    finder, step = StringFinder(10, encoding), 1 if encoding == "ascii" else 2
+    for k, piece in enumerate([*pieces, None]):
+        for f in finder.feed(piece.address, piece.data) if piece else finder.end():
+            ender = f.address + len(f.text) * step + step - 1  # a byte that surely ends it
+            assert k <= next((i for i, p in enumerate(pieces)
+                              if p.address <= ender < p.address + len(p.data)), len(pieces))
+
+
 def test_a_hole_ends_a_string_and_all_finds_both_encodings():
     text, wide = b"0123456789abc", "wide string here".encode("utf-16-le")
     pieces = [Piece(0, text[:7], None), Piece(7, None, Hole(7, 8, "unreadable")),

@@ -87,7 +87,8 @@ class MemstringsCommand(Command):
             return
         with SafeFile(args.output, args.force) as out:
             out.write(text.encode("utf-8", "surrogateescape"))
-        gdb.write(f"memstrings: {len(strings)} strings -> {args.output}\n")
+        count = len(strings)
+        gdb.write(f"memstrings: {count} string{'' if count == 1 else 's'} -> {args.output}\n")
 
     @staticmethod
     def _pieces(process: Process, reader: MemoryReader, span, args):

@@ -187,14 +187,11 @@ class Process:
         return from_proc if from_proc is not None else self._stack_pointers_by_switching()
 
     def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
-        threads = self.inferior.threads()
-        if len(threads) == 1:  # the common case at a breakpoint in a loop: no directory to list
-            numbers = {threads[0].ptid[1]: threads[0].num}
-        else:
-            numbers = {t.ptid[1]: t.num for t in threads if t.is_valid()}
+        numbers = {t.ptid[1]: t.num for t in self.inferior.threads() if t.is_valid()}
         out = []
         try:
-            for tid in numbers if len(threads) == 1 else os.listdir(f"/proc/{self.pid}/task"):
+            # One thread (the common case at a breakpoint in a loop): no directory to list.
+            for tid in numbers if len(numbers) == 1 else os.listdir(f"/proc/{self.pid}/task"):
                 words = procread.read_whole(self.pid, f"task/{tid}/syscall", True).split()
                 if len(words) < 3:  # "running": only gdb can ask, and not now
                     return None

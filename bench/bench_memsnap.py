@@ -15,6 +15,7 @@ import time
 import gdb
 
 from gdbmem.commands import memsnap
+from gdbmem.snapshots import SESSION
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 # `show args` says "... is \"small 2000 DIR\"." (gdb 13's gdb.parameter("args") is empty)
@@ -39,9 +40,9 @@ def run_with(make):
 plain, snapping = [], []
 for _ in range(REPEAT):
     plain.append(run_with(lambda: Continues("tick")))
-    memsnap.SESSION.clear()
+    SESSION.clear()
     snapping.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
-    hits = len(memsnap.SESSION.records)
+    hits = len(SESSION.records)
 result = {"mode": MODE, "hits": hits,
           "median_s": {"continue only": round(statistics.median(plain), 3),
                        "memsnap on": round(statistics.median(snapping), 3)}}

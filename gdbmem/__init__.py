@@ -23,16 +23,17 @@ if TYPE_CHECKING:
 
 def regions() -> list[Region]:
     """Every region of the selected inferior, with smaps fields, kind and owning thread."""
-    from gdbmem.target import Process
+    from gdbmem.target import current
 
-    return Process().regions()
+    return current().regions()
 
 
 def region_at(address: Any) -> Region | None:
     """The region holding `address` (an int, a gdb.Value or an expression string), or None."""
     from gdbmem.analysis.lookup import find_region
-    from gdbmem.target import evaluate_address
+    from gdbmem.target.symbols import evaluate_address
+    from gdbmem.units import MASK64
 
     if isinstance(address, str):
         address = evaluate_address(address)
-    return find_region(regions(), int(address) & ((1 << 64) - 1))
+    return find_region(regions(), int(address) & MASK64)

@@ -2,8 +2,10 @@
 
   gdbmem map FILE                  the memory map, as memmap shows it
   gdbmem diff A B                  what changed from A to B, as memsnap diff
+  gdbmem diff FILE --from 1 --to 5 between two snapshots of one file
   gdbmem trend FILE...             each region's trend and a verdict, as memsnap trend
-  gdbmem check FILE                suspicious patterns, as memcheck
+  gdbmem check FILE...             suspicious patterns in the last snapshot and growth over
+                                   all of them, as memcheck
   gdbmem capture PID --every 5s --count N --out DIR
                                    sample a live process without stopping it
 
@@ -20,15 +22,13 @@ import sys
 import time
 from collections.abc import Sequence
 
-from gdbmem.analysis.checks import check
-from gdbmem.analysis.growth import diff, process_series, process_verdict, trends
+from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
-from gdbmem.analysis.totals import process_summary
 from gdbmem.captures import snapshots
 from gdbmem.errors import GdbmemError, UsageError
-from gdbmem.render import jsonout
-from gdbmem.render.growth import diff_text, trend_text
-from gdbmem.render.maps import pmap_extended, region_table, summary_line
+from gdbmem.render.checks import check_report
+from gdbmem.render.growth import diff_report, trend_report
+from gdbmem.render.maps import map_report
 from gdbmem.snapshots import Journal, Record
 
 
@@ -48,18 +48,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=SORT_KEYS)
     p.add_argument("--top", type=int)
     p.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
-    p.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout")
-    p.add_argument("--json", action="store_true")
-    p = sub.add_parser("diff", help="what changed between two captures")
-    p.add_argument("a")
-    p.add_argument("b")
+    layout = p.add_mutually_exclusive_group()
+    layout.add_argument("--group", action="store_true",
+                        help="one row per mapping name, its regions summed")
+    layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout")
+    layout.add_argument("--json", action="store_true")
+    p = sub.add_parser("diff", help="what changed between two snapshots")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--from", type=int, metavar="N",
+                   help="snapshot N (default: the last of the first file)")
+    p.add_argument("--to", type=int, metavar="N", help="snapshot N (default: the last)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("trend", help="trends and verdicts over captures")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p.add_argument("--json", action="store_true")
-    p = sub.add_parser("check", help="suspicious patterns in a capture")
-    p.add_argument("file")
+    p = sub.add_parser("check", help="suspicious patterns in a capture, and growth over its "
+                       "samples")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("capture", help="sample a live process's memory")
     p.add_argument("pid", type=int)
@@ -76,12 +83,8 @@ def parse_interval(text: str) -> float:
     return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
 
 
-def _last(path: str):
-    return snapshots([path])[-1]
-
-
 def _map(args: argparse.Namespace) -> str:
-    snapshot = _last(args.file)
+    snapshot = snapshots([args.file])[-1]
     regions = snapshot.regions
     if args.kind:
         regions = select(regions, Selection(kinds=parse_kinds(args.kind)))
@@ -89,46 +92,31 @@ def _map(args: argparse.Namespace) -> str:
         regions = sort_regions(regions, args.sort)
     if args.top is not None:
         regions = regions[: args.top]
-    if args.json:
-        return jsonout.dumps([r.to_dict() for r in regions])
-    if args.extended:
-        return pmap_extended(regions, snapshot.pid, args.file)
-    return (region_table(regions, not args.kb)
-            + summary_line(process_summary(snapshot.rollup, snapshot.regions), not args.kb))
+    layout = "json" if args.json else "group" if args.group else "pmap-x" if args.extended \
+        else "table"
+    return map_report(snapshot, regions, layout, not args.kb, cmdline=lambda: args.file)
 
 
 def _diff(args: argparse.Namespace) -> str:
-    result = diff(_last(args.a), _last(args.b))
-    if args.json:
-        return jsonout.dumps({"rss_delta_kb": result.rss_delta_kb, "seconds": result.seconds,
-                              "changes": [{"key": c.key, "kind": c.kind, "change": c.change,
-                                           "rss_delta_kb": c.rss_delta_kb,
-                                           "size_delta_kb": c.size_delta_kb}
-                                          for c in result.changes]})
-    return diff_text(result, 1, 2)
+    """The snapshots of all files are numbered in order from 1, as `memsnap load` of each
+    would number them; by default the last of the first file against the last of all."""
+    first_file = snapshots(args.files[:1])
+    series = first_file + snapshots(args.files[1:])
+    first = getattr(args, "from") or len(first_file)
+    last = args.to or len(series)
+    for number in (first, last):
+        if not 1 <= number <= len(series):
+            raise UsageError(f"no snapshot #{number} (there are 1 to {len(series)})")
+    return diff_report(series[first - 1], series[last - 1], first, last, args.json)
 
 
 def _trend(args: argparse.Namespace) -> str:
-    series = snapshots(args.files)
-    if len(series) < 2:
-        raise UsageError("a trend needs two snapshots or more")
-    region_trends = trends(series, args.min_growth)
-    verdict = process_verdict(series, region_trends, args.min_growth)
-    if args.json:
-        return jsonout.dumps({"verdict": verdict, "snapshots": len(series),
-                              "process_series_kb": process_series(series),
-                              "regions": [t.to_dict() for t in region_trends]})
-    return trend_text(region_trends, verdict, process_series(series))
+    return trend_report(snapshots(args.files), args.min_growth, args.json)
 
 
 def _check(args: argparse.Namespace) -> str:
-    findings = check(_last(args.file))
-    if args.json:
-        return jsonout.dumps([f.to_dict() for f in findings])
-    if not findings:
-        return "nothing suspicious\n"
-    return "".join(f"{f.name}: {f.why}\n" + "".join(f"    {w}\n" for w in f.regions)
-                   for f in findings)
+    series = snapshots(args.files)
+    return check_report(series[-1], series, DEFAULTS, args.min_growth, args.json)
 
 
 def _capture(args: argparse.Namespace) -> str:

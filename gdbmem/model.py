@@ -136,6 +136,20 @@ class Region:
                 f"kind={self.kind})")
 
 
+def field_columns(regions: Sequence[Region], names: Sequence[str]) -> list[list[Any]]:
+    """Each region's value of each named field (None where it has none), a list per name.
+    A parser whose regions share their fields' storage gives its fields type a static
+    `columns_of(views, names)` that reads whole columns at once (proc.smaps does)."""
+    views = [r.fields for r in regions]
+    if views:
+        columns_of = getattr(type(views[0]), "columns_of", None)
+        if columns_of is not None:
+            columns = columns_of(views, names)
+            if columns is not None:
+                return columns
+    return [[v.get(name) for v in views] for name in names]
+
+
 class Snapshot:
     """Every region of one process at one moment, with the process totals when known."""
 
@@ -162,3 +176,14 @@ class Symbol(NamedTuple):
     name: str     # "main + 4"
     section: str  # ".text"
     objfile: str  # "" for the main executable
+
+
+class Hole(NamedTuple):
+    """A range not read: 'unreadable', 'not mapped' or 'not resident'."""
+
+    start: int
+    end: int
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "reason": self.reason}

@@ -15,22 +15,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
+from gdbmem.model import Hole
+
 CHUNK = 4 << 20  # big reads for speed; a few in flight keep memory flat
 
 
 class Unreadable(Exception):
     """The page at this address cannot be read (vvar, a file mapping past EOF, ...)."""
-
-
-class Hole(NamedTuple):
-    """A range not read: 'unreadable', 'not mapped' or 'not resident'."""
-
-    start: int
-    end: int
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"start": self.start, "end": self.end, "reason": self.reason}
 
 
 class Piece(NamedTuple):

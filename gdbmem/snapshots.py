@@ -201,3 +201,7 @@ class Session:
         if self.journal is not None:
             self.journal.close()
             self.journal = None  # the next snapshot starts a new journal
+
+
+# The snapshots of this gdb session: memsnap takes and shows them, memcheck reads their trends.
+SESSION = Session()

@@ -1,11 +1,1 @@
-"""Shared helpers: the captured /proc fixtures."""
-
-from __future__ import annotations
-
-from pathlib import Path
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
+"""pytest's own: the shared helpers live in tests/helpers.py (fixtures, layout, FakeTarget)."""

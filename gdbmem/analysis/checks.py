@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from gdbmem.analysis.growth import Trend
 from gdbmem.model import Region, Snapshot
-from gdbmem.render.sizes import format_kb
+from gdbmem.units import format_kb
 
 
 class Thresholds(NamedTuple):

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from gdbmem.errors import UsageError
-from gdbmem.model import Region
-from gdbmem.scan import Hole
+from gdbmem.model import Hole, Region
 
 
 class Span(NamedTuple):
@@ -64,3 +63,15 @@ def merge_holes(holes: Iterable[Hole]) -> list[Hole]:
         else:
             merged.append(hole)
     return merged
+
+
+def between(holes: Sequence[Hole], start: int, end: int) -> list[tuple[int, int]]:
+    """The ranges of [start, end) outside the (sorted) holes: what a dump writes."""
+    ranges, address = [], start
+    for hole in holes:
+        if hole.start > address:
+            ranges.append((address, hole.start))
+        address = max(address, hole.end)
+    if address < end:
+        ranges.append((address, end))
+    return ranges

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from gdbmem.model import Region
-from gdbmem.proc.smaps import field_columns
+from gdbmem.model import Region, field_columns
 
 
 class Totals(NamedTuple):

@@ -15,7 +15,7 @@ def register() -> bool:
     from gdbmem.commands.memcheck import MemcheckCommand
     from gdbmem.commands.memdump import MemdumpCommand
     from gdbmem.commands.memmap import MemmapCommand
-    from gdbmem.commands.memsnap import MemsnapCommand
+    from gdbmem.commands.memsnap import COMMANDS as MEMSNAP_COMMANDS
     from gdbmem.commands.memstrings import MemstringsCommand
     from gdbmem.commands.vmainfo import VmainfoCommand
 
@@ -24,7 +24,8 @@ def register() -> bool:
     VmainfoCommand()
     MemdumpCommand()
     MemstringsCommand()
-    MemsnapCommand()
+    for command in MEMSNAP_COMMANDS:
+        command()
     MemcheckCommand()
     VmaStart()
     VmaEnd()

@@ -46,17 +46,28 @@ class Command(gdb.Command):
 
     name = ""
     parser: ArgumentParser
-    # A gdb.COMPLETE_* class; None calls the subclass's complete(text, word) method instead
-    # (gdb ignores that method whenever a completer class is given).
+    # A gdb.COMPLETE_* class; None calls the complete(text, word) method instead (gdb ignores
+    # that method whenever a completer class is given).
     completer: int | None = None
+    # How complete() completes a word that is no option: a gdb.COMPLETE_* class.
+    words = gdb.COMPLETE_NONE
+    # A prefix command has subcommands (`memsnap trend`); gdb passes it any other words.
+    prefix = False
 
     def __init__(self) -> None:
         # gdb's `help NAME` is the class docstring: a summary line, then argparse's usage.
         type(self).__doc__ = f"{self.parser.summary}\n\n{self.parser.format_help()}".rstrip()
         if self.completer is None:
-            super().__init__(self.name, gdb.COMMAND_DATA)
+            super().__init__(self.name, gdb.COMMAND_DATA, prefix=self.prefix)
         else:
-            super().__init__(self.name, gdb.COMMAND_DATA, self.completer)
+            super().__init__(self.name, gdb.COMMAND_DATA, self.completer, prefix=self.prefix)
+
+    def complete(self, text: str, word: str):
+        """The options, for a word that starts with '-'; other words as `words` says."""
+        token = text.rsplit(maxsplit=1)[-1] if text.strip() and not text.endswith(" ") else ""
+        if not token.startswith("-"):
+            return self.words
+        return trim_to_word(complete_choices(token, option_strings(self.parser)), token, word)
 
     def invoke(self, argument: str, from_tty: bool) -> None:
         # A report makes tens of thousands of objects (regions, cells, rows), none in a cycle;

@@ -7,13 +7,14 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.lookup import find_region
 from gdbmem.errors import GdbmemError
-from gdbmem.target import Process
+from gdbmem.target import current
+from gdbmem.units import MASK64
 
 
 def _region_of(name: str, value: gdb.Value):
     try:
-        address = int(value) & ((1 << 64) - 1)
-        region = find_region(Process().maps(), address)
+        address = int(value) & MASK64
+        region = find_region(current().maps(), address)
     except GdbmemError as exc:
         raise gdb.GdbError(f"${name}: {exc}") from None
     except gdb.error as exc:

@@ -6,13 +6,11 @@ import argparse
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.analysis.checks import check
-from gdbmem.analysis.growth import trends
-from gdbmem.commands import memsnap
 from gdbmem.commands.base import ArgumentParser, Command
 from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb
-from gdbmem.render import jsonout
-from gdbmem.target import Process
+from gdbmem.render.checks import check_report
+from gdbmem.snapshots import SESSION
+from gdbmem.target import current
 
 parser = ArgumentParser(
     "memcheck",
@@ -39,19 +37,8 @@ class MemcheckCommand(Command):
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        snapshot = Process().snapshot(with_rollup=False)  # the checks sum the regions
-        records = memsnap.SESSION.records
-        history = (trends([r.snapshot for r in records], leak_min_growth_kb())
-                   if len(records) >= 4 else [])
-        findings = check(snapshot, check_thresholds(), history)
-        if args.json:
-            gdb.write(jsonout.dumps([f.to_dict() for f in findings]))
-            return
-        if not findings:
-            gdb.write("memcheck: nothing suspicious (the thresholds: `show gdbmem`)\n")
-            return
-        lines = [f"memcheck: {len(findings)} finding{'s' if len(findings) != 1 else ''}"]
-        for finding in findings:
-            lines.append(f"{finding.name}: {finding.why}")
-            lines += [f"    {where}" for where in finding.regions]
-        gdb.write("\n".join(lines) + "\n")
+        snapshot = current().snapshot(with_rollup=False)  # the checks sum the regions
+        history = [r.snapshot for r in SESSION.records]
+        text = check_report(snapshot, history, check_thresholds(), leak_min_growth_kb(),
+                            args.json)
+        gdb.write(text if args.json else f"memcheck: {text}")

@@ -8,15 +8,16 @@ import time
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.analysis.spans import Span, merge_holes, unmapped
+from gdbmem.analysis.spans import Span, between
 from gdbmem.commands.base import ArgumentParser, Command
-from gdbmem.commands.spans import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
 from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
-from gdbmem.render.sizes import format_bytes
+from gdbmem.render.dump import dump_description, dump_line
 from gdbmem.safefile import SafeFile, check_new
-from gdbmem.scan import DumpResult, Hole, dump, walk
-from gdbmem.target import MemoryReader, Process
+from gdbmem.scan import dump, walk
+from gdbmem.target import current
+from gdbmem.units import format_bytes
 
 parser = ArgumentParser(
     "memdump",
@@ -51,34 +52,6 @@ def _default_name(pid: int, span: Span) -> str:
     return f"memdump-{pid}-{span.start:x}-{span.end:x}.bin"
 
 
-def description(process: Process, span: Span, path: str, result: DumpResult,
-                resident_only: bool) -> dict:
-    """FILE.json: what was dumped, from where, what is missing and why."""
-    whole = next((r for r in span.regions if (r.start, r.end) == (span.start, span.end)), None)
-    return {
-        "file": os.path.abspath(path), "pid": process.pid, "executable": process.exe(),
-        "start": span.start, "end": span.end, "size": result.size,
-        "perms": whole.perms if whole else None, "path": whole.path if whole else None,
-        "kind": whole.kind if whole else None,
-        "regions": [{"start": r.start, "end": r.end, "perms": r.perms, "path": r.path,
-                     "kind": r.kind} for r in span.regions],
-        "holes": [h.to_dict() for h in result.holes],
-        "resident_only": resident_only, "sha256": result.sha256, "created": time.time(),
-    }
-
-
-def _between(holes: list[Hole], start: int, end: int) -> list[tuple[int, int]]:
-    """The ranges of [start, end) outside the holes: what will be written."""
-    ranges, address = [], start
-    for hole in holes:
-        if hole.start > address:
-            ranges.append((address, hole.start))
-        address = max(address, hole.end)
-    if address < end:
-        ranges.append((address, end))
-    return ranges
-
-
 class _Progress:
     """A `\\r`-rewritten line at an interactive gdb; nothing in batch mode or when captured."""
 
@@ -103,43 +76,38 @@ class MemdumpCommand(Command):
     completer = gdb.COMPLETE_FILENAME
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        process = Process()
-        resolved = resolve(args, process.regions())
+        target = current()
+        resolved = resolve(args, target.regions())
         if len(resolved.rest) > 1:
             raise UsageError(f"too many arguments: {' '.join(resolved.rest[1:])}")
         if resolved.rest and len(resolved.spans) > 1:
             raise UsageError(f"{len(resolved.spans)} regions match: give no FILE (one file "
                              "each, named by address) or use --first")
-        paths = resolved.rest or [_default_name(process.pid, s) for s in resolved.spans]
+        paths = resolved.rest or [_default_name(target.pid, s) for s in resolved.spans]
         check_new([p for path in paths for p in (path, path + ".json")], args.force)
         if resolved.note:
             gdb.write(f"memdump: {resolved.note}\n", gdb.STDERR)
         interactive = bool(from_tty) and os.isatty(1)
         reports = []
-        with MemoryReader(process) as reader:
+        with target.memory_reader() as reader:
             for span, path in zip(resolved.spans, paths):
-                skip = unmapped(span)
-                if args.resident_only:
-                    skip += process.not_resident(span.regions, span.start, span.end)
-                skip = merge_holes(skip)
+                skip = target.skipped(span, args.resident_only)
                 progress = _Progress(interactive, span.size)
                 try:
                     with SafeFile(path, args.force) as out:
-                        for start, end in _between(skip, span.start, span.end):
+                        for start, end in between(skip, span.start, span.end):
                             out.reserve(start - span.start, end - start)
                         result = dump(walk(reader.read, span.start, span.end, skip),
                                       out.write, out.skip, progress)
                 finally:
                     progress.clear()
                 # The data first: should the description fail, the dump is not lost.
-                info = description(process, span, path, result, args.resident_only)
+                info = dump_description(target.pid, target.exe(), span, path, result,
+                                        args.resident_only)
                 with SafeFile(path + ".json", args.force) as meta:
                     meta.write(jsonout.dumps(info).encode())
                 reports.append(info)
                 if not args.json:
-                    gdb.write(f"memdump: {span.describe()} ({format_bytes(result.size)}) -> "
-                              f"{path}, {len(result.holes)} hole"
-                              f"{'s' if len(result.holes) != 1 else ''}, sha256 "
-                              f"{result.sha256[:16]}…; described in {path}.json\n")
+                    gdb.write(dump_line(span, path, result))
         if args.json:
             gdb.write(jsonout.dumps(reports))

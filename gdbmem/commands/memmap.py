@@ -7,15 +7,7 @@ import os
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.analysis.select import (
-    SORT_KEYS,
-    Selection,
-    group_regions,
-    parse_kinds,
-    select,
-    sort_regions,
-)
-from gdbmem.analysis.totals import process_summary
+from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
 from gdbmem.commands.base import (
     ArgumentParser,
     Command,
@@ -26,17 +18,10 @@ from gdbmem.commands.base import (
 from gdbmem.commands.settings import colour_wanted
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.model import DELETED_SUFFIX, KINDS
-from gdbmem.render import jsonout
-from gdbmem.render.maps import (
-    group_table,
-    pmap_device,
-    pmap_extended,
-    region_table,
-    smaps_table,
-    summary_line,
-)
-from gdbmem.render.sizes import parse_size
-from gdbmem.target import Process, evaluate_address
+from gdbmem.render.maps import map_report
+from gdbmem.target import current
+from gdbmem.target.symbols import evaluate_address
+from gdbmem.units import parse_size
 
 parser = ArgumentParser(
     "memmap",
@@ -97,6 +82,14 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
+def _layout(args: argparse.Namespace) -> str:
+    for flag, layout in (("json", "json"), ("group", "group"), ("extended", "pmap-x"),
+                         ("device", "pmap-d"), ("every_field", "every-field")):
+        if getattr(args, flag):
+            return layout
+    return "table"
+
+
 class MemmapCommand(Command):
     name = "memmap"
     parser = parser
@@ -105,35 +98,20 @@ class MemmapCommand(Command):
         if args.top is not None and args.top < 1:
             raise UsageError("--top takes a number of regions, 1 or more")
         selection = _selection(args)
-        process = Process()
-        snapshot = process.snapshot()
+        target = current()
+        snapshot = target.snapshot()
         regions = select(snapshot.regions, selection)
         if args.sort:
             regions = sort_regions(regions, args.sort)
         if args.top is not None:
             regions = regions[: args.top]
-        colour = colour_wanted(from_tty)
-        human = not args.kb
-        if args.json:
-            text = jsonout.dumps([r.to_dict() for r in regions])
-        elif args.group:
-            text = group_table(group_regions(regions), human, colour)
-        elif args.extended:  # pmap's first line names the command: fetched only here
-            text = pmap_extended(regions, snapshot.pid, process.cmdline())
-        elif args.device:
-            text = pmap_device(regions, snapshot.pid, process.cmdline())
-        elif args.every_field:
-            text = smaps_table(regions, colour)
-        else:
-            if not regions:
-                raise TargetError("no region matches")
-            text = region_table(regions, human, colour)
-            text += summary_line(process_summary(snapshot.rollup, snapshot.regions), human)
-        if process.which and not args.json:
-            text = f"memmap: {process.which}\n" + text
-        if process.core and not args.json:  # said once, and never inside JSON
-            text = (f"memmap: core file {process.core_path()}: RSS, PSS, Dirty and Swap are not "
-                    "in a core (shown as ?)\n" + text)
+        layout = _layout(args)
+        text = map_report(snapshot, regions, layout, not args.kb, colour_wanted(from_tty),
+                          target.cmdline)
+        if layout != "json":  # said first, and never inside JSON
+            for line in (target.which, target.note()):
+                if line:
+                    text = f"memmap: {line}\n" + text
         gdb.write(text)
 
     def complete(self, text: str, word: str):
@@ -148,7 +126,7 @@ class MemmapCommand(Command):
             matches = complete_choices(token, option_strings(parser))
         else:
             try:
-                names = Process().map_names()
+                names = current().map_names()
             except TargetError:
                 return []
             # NAME is a substring: offer base names (without the kernel's " (deleted)") and

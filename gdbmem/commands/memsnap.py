@@ -1,4 +1,8 @@
-"""memsnap: snapshots now or at a breakpoint's hits; their list, diffs, trends, files."""
+"""memsnap: snapshots now or at a breakpoint's hits; their list, diffs, trends, files.
+
+`memsnap` is a gdb prefix command: each subcommand below is a command of its own, with its
+own `help memsnap SUB` and completion; any other words are a label for a snapshot taken now.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,22 @@ import argparse
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.analysis.growth import diff, process_series, process_verdict, trends
-from gdbmem.analysis.totals import process_summary
 from gdbmem.commands.base import ArgumentParser, Command
 from gdbmem.commands.settings import colour_wanted, leak_min_growth_kb, snapshot_directory
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
-from gdbmem.render import jsonout
-from gdbmem.render.growth import diff_text, records_table, trend_text
-from gdbmem.render.maps import region_table, summary_line
+from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.safefile import SafeFile
-from gdbmem.snapshots import Record, Session, read_records
-from gdbmem.target import Process, location_of
-
-SESSION = Session()
+from gdbmem.snapshots import SESSION, Record, read_records
+from gdbmem.target import current
+from gdbmem.target.gdbtarget import GdbTarget
+from gdbmem.target.symbols import location_of
 
 parser = ArgumentParser(
     "memsnap",
     "Take memory snapshots, now or at each hit of a breakpoint, and see what grows.",
-    usage="memsnap [LABEL] | on LOCATION [--every N] [--stop] | list | show N | diff A B |\n"
-          "               trend | clear | save FILE [--force] | load FILE   [--json]",
+    usage=("memsnap [LABEL]\n       memsnap SUBCOMMAND ...   (on, take, list, show, diff, "
+           "trend, clear, save, load:\n"
+           "                                `help memsnap SUBCOMMAND`)"),
     epilog="""\
   memsnap [LABEL]          take a snapshot now: every region's figures and kind, the process
                            totals, the time, and where the program stopped
@@ -40,6 +41,8 @@ parser = ArgumentParser(
                            and a verdict on the process
   memsnap clear            forget the snapshots (their journal stays on disk)
   memsnap save FILE        the snapshots to FILE, which `memsnap load` and `gdbmem` read
+  memsnap load FILE        add the snapshots of a saved file, a journal or a capture
+  memsnap take [LABEL]     as `memsnap LABEL`, for a label that is also a subcommand's name
 
 Snapshots are also appended to a journal as they are taken (`show gdbmem snapshot-dir`),
 so a crash of gdb loses none. Regions are matched across snapshots by what they are: the
@@ -52,41 +55,13 @@ Examples:
   run
   memsnap trend
   memsnap diff 1 5 --json""")
-parser.add_argument("words", nargs=argparse.REMAINDER, help="a subcommand and its arguments")
-
-SUBCOMMANDS = ("on", "list", "show", "diff", "trend", "clear", "save", "load")
-
-
-def _subparser(name: str) -> ArgumentParser:
-    return ArgumentParser(f"memsnap {name}", f"memsnap {name}")
+parser.add_argument("label", nargs="*", metavar="LABEL",
+                    help="a label for the snapshot taken now (`memsnap take LABEL` for a label "
+                         "that is also a subcommand's name)")
 
 
-_on = _subparser("on")
-_on.add_argument("location")
-_on.add_argument("--every", type=int, default=1, metavar="N")
-_on.add_argument("--stop", action="store_true")
-_list = _subparser("list")
-_list.add_argument("--json", action="store_true")
-_show = _subparser("show")
-_show.add_argument("number", type=int)
-_show.add_argument("--json", action="store_true")
-_show.add_argument("-k", dest="kb", action="store_true")
-_diff = _subparser("diff")
-_diff.add_argument("a", type=int)
-_diff.add_argument("b", type=int)
-_diff.add_argument("--json", action="store_true")
-_trend = _subparser("trend")
-_trend.add_argument("--json", action="store_true")
-_clear = _subparser("clear")
-_save = _subparser("save")
-_save.add_argument("file")
-_save.add_argument("--force", action="store_true")
-_load = _subparser("load")
-_load.add_argument("file")
-
-
-def take(label: str = "", pc: int | None = None, process: Process | None = None) -> int:
-    return SESSION.add((process or Process()).record(label, pc), snapshot_directory)
+def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None) -> int:
+    return SESSION.add((target or current()).record(label, pc), snapshot_directory)
 
 
 def named(records: list[Record]) -> list[Record]:
@@ -103,7 +78,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
     def __init__(self, location: str, every: int, stop_here: bool):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
-        self.process: Process | None = None  # the process of the last hit, while it lasts
+        self.target: GdbTarget | None = None  # the target of the last hit, while it lasts
         self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
 
     def _address(self) -> int | None:
@@ -118,9 +93,9 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         if self.counted % self.every:
             return False
         try:  # never a traceback from inside gdb's event loop
-            if self.process is None or not self.process.still_selected():
-                self.process = Process()
-            take(f"hit {self.counted}{self.of_location}", self._address(), self.process)
+            if self.target is None or not self.target.still_selected():
+                self.target = current()  # type: ignore[assignment]
+            take(f"hit {self.counted}{self.of_location}", self._address(), self.target)
         except GdbmemError as exc:
             gdb.write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:
@@ -129,22 +104,52 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         return self.stop_here
 
 
+def _say_taken(number: int) -> None:
+    (record,) = named([SESSION.get(number)])
+    gdb.write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
+              f"taken{' in ' + record.location if record.location else ''}\n")
+
+
 class MemsnapCommand(Command):
     name = "memsnap"
     parser = parser
+    prefix = True
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        words = args.words
-        sub = words[0] if words and words[0] in SUBCOMMANDS else None
-        if sub is None:
-            number = take(" ".join(words))
-            (record,) = named([SESSION.get(number)])
-            gdb.write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
-                      f"taken{' in ' + record.location if record.location else ''}\n")
-            return
-        getattr(self, "_" + sub)(globals()["_" + sub].parse_args(words[1:]), from_tty)
+        _say_taken(take(" ".join(args.label)))
 
-    def _on(self, args: argparse.Namespace, from_tty: bool) -> None:
+
+def _subcommand(name: str, summary: str, epilog: str = "") -> ArgumentParser:
+    return ArgumentParser(f"memsnap {name}", summary, epilog=epilog)
+
+
+def _json(sub: ArgumentParser) -> ArgumentParser:
+    sub.add_argument("--json", action="store_true", help="print JSON")
+    return sub
+
+
+class TakeCommand(Command):
+    name = "memsnap take"
+    parser = _subcommand("take", "Take a snapshot now, with an optional label.",
+                         "Example:\n  memsnap take before the request")
+    parser.add_argument("label", nargs="*", metavar="LABEL")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        _say_taken(take(" ".join(args.label)))
+
+
+class OnCommand(Command):
+    name = "memsnap on"
+    completer = gdb.COMPLETE_LOCATION
+    parser = _subcommand(
+        "on", "Set a breakpoint that takes a snapshot at each hit and lets the program go on.",
+        "Examples:\n  memsnap on process_request --every 10\n  memsnap on leaks.c:42 --stop")
+    parser.add_argument("location", help="where, as for `break`")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="a snapshot at every Nth hit only")
+    parser.add_argument("--stop", action="store_true", help="stop at those hits too")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if args.every < 1:
             raise UsageError("--every takes a number of hits, 1 or more")
         try:
@@ -155,76 +160,74 @@ class MemsnapCommand(Command):
         gdb.write(f"memsnap: breakpoint {breakpoint.number} at {args.location} takes a snapshot "
                   f"at {every}{' and stops' if args.stop else ''}\n")
 
-    def _list(self, args: argparse.Namespace, from_tty: bool) -> None:
-        records = named(SESSION.records)
-        if args.json:
-            gdb.write(jsonout.dumps([
-                {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
-                 "taken_at": r.taken_at,
-                 "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
-                 "regions": len(r.snapshot.regions), "threads": len(r.threads)}
-                for n, r in enumerate(records, 1)]))
-            return
-        if not records:
-            gdb.write("memsnap: no snapshots yet (`memsnap` takes one, `memsnap on LOCATION` "
-                      "takes one at each hit)\n")
-            return
+
+class ListCommand(Command):
+    name = "memsnap list"
+    parser = _json(_subcommand("list", "List the snapshots, one line each."))
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         journal = SESSION.journal.path if SESSION.journal else "none"
-        gdb.write(records_table(records) + f"journal: {journal}\n")
+        gdb.write(records_report(named(SESSION.records), args.json, journal))
 
-    def _show(self, args: argparse.Namespace, from_tty: bool) -> None:
+
+class ShowCommand(Command):
+    name = "memsnap show"
+    parser = _json(_subcommand("show", "Show snapshot N as memmap shows a live process.",
+                               "Example:\n  memsnap show 3 -k"))
+    parser.add_argument("number", type=int, metavar="N")
+    parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         (record,) = named([SESSION.get(args.number)])
-        snapshot = record.snapshot
-        if args.json:
-            gdb.write(jsonout.dumps({
-                "number": args.number, "label": record.label, "location": record.location,
-                "pid": record.pid, "taken_at": record.taken_at,
-                "totals": process_summary(snapshot.rollup, snapshot.regions)._asdict(),
-                "regions": [r.to_dict() for r in snapshot.regions]}))
-            return
-        gdb.write(f"snapshot #{args.number} {record.label} ({record.location})\n"
-                  + region_table(snapshot.regions, not args.kb, colour_wanted(from_tty))
-                  + summary_line(process_summary(snapshot.rollup, snapshot.regions),
-                                 not args.kb))
+        gdb.write(snapshot_report(args.number, record, args.json, not args.kb,
+                                  colour_wanted(from_tty)))
 
-    def _diff(self, args: argparse.Namespace, from_tty: bool) -> None:
-        result = diff(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot)
-        if args.json:
-            gdb.write(jsonout.dumps({
-                "from": args.a, "to": args.b, "seconds": result.seconds,
-                "rss_delta_kb": result.rss_delta_kb, "pss_delta_kb": result.pss_delta_kb,
-                "swap_delta_kb": result.swap_delta_kb,
-                "changes": [{"key": c.key, "kind": c.kind, "change": c.change,
-                             "rss_delta_kb": c.rss_delta_kb, "size_delta_kb": c.size_delta_kb,
-                             "before": c.before._asdict() if c.before else None,
-                             "after": c.after._asdict() if c.after else None}
-                            for c in result.changes]}))
-            return
-        gdb.write(diff_text(result, args.a, args.b, colour_wanted(from_tty)))
 
-    def _trend(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if len(SESSION.records) < 2:
-            raise UsageError("a trend needs two snapshots or more "
-                             f"(there {'is' if len(SESSION.records) == 1 else 'are'} "
-                             f"{len(SESSION.records)})")
-        snapshots = [r.snapshot for r in SESSION.records]
-        minimum = leak_min_growth_kb()
-        region_trends = trends(snapshots, minimum)
-        verdict = process_verdict(snapshots, region_trends, minimum)
-        if args.json:
-            gdb.write(jsonout.dumps({"verdict": verdict, "snapshots": len(snapshots),
-                                     "process_series_kb": process_series(snapshots),
-                                     "regions": [t.to_dict() for t in region_trends]}))
-            return
-        gdb.write(trend_text(region_trends, verdict, process_series(snapshots),
-                             colour_wanted(from_tty)))
+class DiffCommand(Command):
+    name = "memsnap diff"
+    parser = _json(_subcommand(
+        "diff", "Show the regions added, removed, grown and shrunk from snapshot A to B.",
+        "Example:\n  memsnap diff 1 5 --json"))
+    parser.add_argument("a", type=int, metavar="A")
+    parser.add_argument("b", type=int, metavar="B")
 
-    def _clear(self, args: argparse.Namespace, from_tty: bool) -> None:
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        gdb.write(diff_report(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot,
+                              args.a, args.b, args.json, colour_wanted(from_tty)))
+
+
+class TrendCommand(Command):
+    name = "memsnap trend"
+    parser = _json(_subcommand(
+        "trend", "Show each region's RSS over the snapshots, its growth and a verdict.",
+        "Verdicts: leak, growing, stable, shrinking (see `help memsnap`);\n"
+        "`set gdbmem leak-min-growth KB` sets the smallest growth that counts.\n\n"
+        "Example:\n  memsnap trend --json"))
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        gdb.write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
+                               args.json, colour_wanted(from_tty)))
+
+
+class ClearCommand(Command):
+    name = "memsnap clear"
+    parser = _subcommand("clear", "Forget the snapshots (their journal stays on disk).")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         count = len(SESSION.records)
         SESSION.clear()
         gdb.write(f"memsnap: {count} snapshot{'s' if count != 1 else ''} forgotten\n")
 
-    def _save(self, args: argparse.Namespace, from_tty: bool) -> None:
+
+class SaveCommand(Command):
+    name = "memsnap save"
+    completer = gdb.COMPLETE_FILENAME
+    parser = _subcommand("save", "Write the snapshots to FILE, for `memsnap load` and `gdbmem`.",
+                         "Example:\n  memsnap save run1.jsonl")
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if not SESSION.records:
             raise UsageError("no snapshots to save")
         with SafeFile(args.file, args.force) as out:
@@ -232,7 +235,15 @@ class MemsnapCommand(Command):
                 out.write((record.to_json() + "\n").encode("utf-8", "surrogateescape"))
         gdb.write(f"memsnap: {len(SESSION.records)} snapshots -> {args.file}\n")
 
-    def _load(self, args: argparse.Namespace, from_tty: bool) -> None:
+
+class LoadCommand(Command):
+    name = "memsnap load"
+    completer = gdb.COMPLETE_FILENAME
+    parser = _subcommand("load", "Add the snapshots of FILE (saved, a journal, a capture).",
+                         "Example:\n  memsnap load run1.jsonl")
+    parser.add_argument("file", metavar="FILE")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         try:
             with open(args.file, "rb") as fh:
                 records = read_records(fh.read(), args.file)
@@ -246,3 +257,8 @@ class MemsnapCommand(Command):
             SESSION.add(record, snapshot_directory)
         gdb.write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
                   f"(now {len(SESSION.records)})\n")
+
+
+# Registered in this order: the prefix first.
+COMMANDS = (MemsnapCommand, TakeCommand, OnCommand, ListCommand, ShowCommand, DiffCommand,
+            TrendCommand, ClearCommand, SaveCommand, LoadCommand)

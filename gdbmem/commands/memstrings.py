@@ -8,14 +8,13 @@ import re
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.analysis.spans import merge_holes, unmapped
 from gdbmem.commands.base import ArgumentParser, Command
-from gdbmem.commands.spans import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
 from gdbmem.errors import UsageError
-from gdbmem.render import jsonout
+from gdbmem.render.dump import strings_report
 from gdbmem.safefile import SafeFile, check_new
 from gdbmem.scan import ENCODINGS, find_strings, walk
-from gdbmem.target import MemoryReader, Process
+from gdbmem.target import current
 
 parser = ArgumentParser(
     "memstrings",
@@ -53,6 +52,7 @@ parser.add_argument("--json", action="store_true",
 class MemstringsCommand(Command):
     name = "memstrings"
     parser = parser
+    words = gdb.COMPLETE_EXPRESSION
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if args.minimum < 1:
@@ -63,25 +63,23 @@ class MemstringsCommand(Command):
             wanted = re.compile(args.grep) if args.grep is not None else None
         except re.error as exc:
             raise UsageError(f"bad regular expression {args.grep!r}: {exc}") from None
-        process = Process()
-        resolved = resolve(args, process.regions())
+        target = current()
+        resolved = resolve(args, target.regions())
         if resolved.rest:
             raise UsageError(f"too many arguments: {' '.join(resolved.rest)}")
         if args.output is not None:
             check_new([args.output], args.force)
         if resolved.note:
             gdb.write(f"memstrings: {resolved.note}\n", gdb.STDERR)
-        with MemoryReader(process) as reader:
+        with target.memory_reader() as reader:
             found = (f for span in resolved.spans
-                     for f in find_strings(self._pieces(process, reader, span, args),
+                     for f in find_strings(walk(reader.read, span.start, span.end,
+                                                target.skipped(span, not args.all_pages)),
                                            args.minimum, args.encoding))
             if wanted is not None:
                 found = (f for f in found if wanted.search(f.text))
             strings = list(itertools.islice(found, args.limit))
-        if args.json:
-            text = jsonout.dumps([f.to_dict() for f in strings])
-        else:
-            text = "".join(f"{f.address:#x} {f.text}\n" for f in strings)
+        text = strings_report(strings, args.json)
         if args.output is None:
             gdb.write(text)
             return
@@ -89,10 +87,3 @@ class MemstringsCommand(Command):
             out.write(text.encode("utf-8", "surrogateescape"))
         count = len(strings)
         gdb.write(f"memstrings: {count} string{'' if count == 1 else 's'} -> {args.output}\n")
-
-    @staticmethod
-    def _pieces(process: Process, reader: MemoryReader, span, args):
-        skip = unmapped(span)
-        if not args.all_pages:
-            skip += process.not_resident(span.regions, span.start, span.end)
-        return walk(reader.read, span.start, span.end, merge_holes(skip))

@@ -9,9 +9,9 @@ import gdb  # type: ignore[import-not-found]
 from gdbmem.analysis.lookup import describe_address
 from gdbmem.commands.base import ArgumentParser, Command
 from gdbmem.commands.settings import colour_wanted
-from gdbmem.render import jsonout
-from gdbmem.render.vmainfo import address_json, address_text
-from gdbmem.target import Process, evaluate_address, symbol_at
+from gdbmem.render.vmainfo import address_report
+from gdbmem.target import current
+from gdbmem.target.symbols import evaluate_address, symbol_at
 
 parser = ArgumentParser(
     "vmainfo",
@@ -39,13 +39,10 @@ class VmainfoCommand(Command):
     completer = gdb.COMPLETE_EXPRESSION
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        process = Process()  # first: with no process, say so (not "No registers")
+        target = current()  # first: with no process, say so (not "No registers")
         # Expressions may hold spaces ($sp + 8): argv splitting took them apart.
         address = evaluate_address(" ".join(args.address))
-        info = describe_address(process.regions(), address)
+        info = describe_address(target.regions(), address)
         symbol = symbol_at(address) if info.mapped else None
-        page = process.page_state(address) if info.mapped else None
-        if args.json:
-            gdb.write(jsonout.dumps(address_json(info, symbol, page)))
-        else:
-            gdb.write(address_text(info, symbol, page, colour_wanted(from_tty)))
+        page = target.page_state(address) if info.mapped else None
+        gdb.write(address_report(info, symbol, page, args.json, colour_wanted(from_tty)))

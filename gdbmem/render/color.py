@@ -1,4 +1,5 @@
-"""ANSI colours for kinds and headers; whether to use them is decided at the command edge."""
+"""Every ANSI colour gdbmem uses (kinds, verdicts, headers); whether to use them is decided at
+the command edge."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ KIND_COLOURS = {
     "anon": "\x1b[33m", "shm": "\x1b[36;1m", "vdso": "\x1b[2m", "vvar": "\x1b[2m",
     "vsyscall": "\x1b[2m",
 }
+
+
+VERDICT_COLOURS = {"leak": "\x1b[31;1m", "growing": "\x1b[33m", "stable": "\x1b[32m",
+                   "shrinking": "\x1b[36m"}
 
 
 def paint(text: str, code: str | None) -> str:

@@ -1,20 +1,23 @@
-"""memsnap's reports: the list of snapshots, a diff, trends with sparklines."""
+"""memsnap's reports: the list of snapshots, one snapshot, a diff, trends with sparklines;
+the `gdbmem` command prints the same diff and trend reports."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
 
-from gdbmem.analysis.growth import Diff, Trend
+from gdbmem.analysis.growth import Diff, Trend, diff, process_series, process_verdict, trends
 from gdbmem.analysis.totals import process_summary
-from gdbmem.render.color import KIND_COLOURS
-from gdbmem.render.sizes import format_kb
+from gdbmem.errors import UsageError
+from gdbmem.model import Snapshot
+from gdbmem.render import jsonout
+from gdbmem.render.color import KIND_COLOURS, VERDICT_COLOURS
+from gdbmem.render.maps import region_table, summary_line
 from gdbmem.render.table import Column, render_table
 from gdbmem.snapshots import Record
+from gdbmem.units import format_kb
 
 _BARS = "▁▂▃▄▅▆▇█"
-_VERDICT_COLOURS = {"leak": "\x1b[31;1m", "growing": "\x1b[33m", "stable": "\x1b[32m",
-                    "shrinking": "\x1b[36m"}
 
 
 def sparkline(series: Sequence[int], width: int = 24) -> str:
@@ -73,7 +76,71 @@ def trend_text(trends: Sequence[Trend], process: str, process_series: Sequence[i
     rows = [(t.verdict, _signed_kb(t.growth_kb_per_snapshot), _signed_kb(t.growth_kb_per_second),
              format_kb(t.series_kb[0]), format_kb(t.series_kb[-1]), sparkline(t.series_kb),
              t.kind, t.key) for t in trends]
-    columns = [Column("Verdict", "<", _VERDICT_COLOURS.get), Column("Per snap"), Column("Per s"),
+    columns = [Column("Verdict", "<", VERDICT_COLOURS.get), Column("Per snap"), Column("Per s"),
                Column("First"), Column("Last"), Column("RSS", "<"),
                Column("Kind", "<", KIND_COLOURS.get), Column("Region", "<")]
     return head + render_table(columns, list(zip(*rows)), colour)
+
+
+# Reports: each one's text and JSON, for memsnap in gdb and the gdbmem command alike ----------
+
+def records_report(records: Sequence[Record], as_json: bool, journal: str) -> str:
+    """memsnap list."""
+    if as_json:
+        return jsonout.dumps([
+            {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
+             "taken_at": r.taken_at,
+             "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
+             "regions": len(r.snapshot.regions), "threads": len(r.threads)}
+            for n, r in enumerate(records, 1)])
+    if not records:
+        return ("memsnap: no snapshots yet (`memsnap` takes one, `memsnap on LOCATION` "
+                "takes one at each hit)\n")
+    return records_table(records) + f"journal: {journal}\n"
+
+
+def snapshot_report(number: int, record: Record, as_json: bool, human: bool = True,
+                    colour: bool = False) -> str:
+    """memsnap show N: the snapshot as memmap shows a live process."""
+    snapshot = record.snapshot
+    summary = process_summary(snapshot.rollup, snapshot.regions)
+    if as_json:
+        return jsonout.dumps({
+            "number": number, "label": record.label, "location": record.location,
+            "pid": record.pid, "taken_at": record.taken_at, "totals": summary._asdict(),
+            "regions": [r.to_dict() for r in snapshot.regions]})
+    return (f"snapshot #{number} {record.label} ({record.location})\n"
+            + region_table(snapshot.regions, human, colour) + summary_line(summary, human))
+
+
+def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json: bool,
+                colour: bool = False) -> str:
+    """memsnap diff A B, and gdbmem diff."""
+    result = diff(a, b)
+    if not as_json:
+        return diff_text(result, a_number, b_number, colour)
+    return jsonout.dumps({
+        "from": a_number, "to": b_number, "seconds": result.seconds,
+        "rss_delta_kb": result.rss_delta_kb, "pss_delta_kb": result.pss_delta_kb,
+        "swap_delta_kb": result.swap_delta_kb,
+        "changes": [{"key": c.key, "kind": c.kind, "change": c.change,
+                     "rss_delta_kb": c.rss_delta_kb, "size_delta_kb": c.size_delta_kb,
+                     "before": c.before._asdict() if c.before else None,
+                     "after": c.after._asdict() if c.after else None}
+                    for c in result.changes]})
+
+
+def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
+                 colour: bool = False) -> str:
+    """memsnap trend, and gdbmem trend."""
+    if len(snapshots) < 2:
+        raise UsageError("a trend needs two snapshots or more "
+                         f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")
+    region_trends = trends(snapshots, min_growth_kb)
+    verdict = process_verdict(snapshots, region_trends, min_growth_kb)
+    series = process_series(snapshots)
+    if as_json:
+        return jsonout.dumps({"verdict": verdict, "snapshots": len(snapshots),
+                              "process_series_kb": series,
+                              "regions": [t.to_dict() for t in region_trends]})
+    return trend_text(region_trends, verdict, series, colour)

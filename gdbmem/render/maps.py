@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 
-from gdbmem.analysis.select import Group
+from gdbmem.analysis.select import Group, group_regions
 from gdbmem.analysis.totals import (
     ProcessSummary,
     field_totals,
     pmap_device_totals,
+    process_summary,
     sum_known,
     totals,
 )
-from gdbmem.model import Region
+from gdbmem.errors import UsageError
+from gdbmem.model import Region, Snapshot
+from gdbmem.render import jsonout
 from gdbmem.render.color import KIND_COLOURS
-from gdbmem.render.sizes import UNKNOWN, format_kb, kb_formatter
 from gdbmem.render.table import Column, render_table
+from gdbmem.units import UNKNOWN, format_kb, kb_formatter
 
 
 def _kind_colour(text: str) -> str | None:
@@ -188,3 +191,27 @@ def smaps_table(regions: Sequence[Region], colour: bool = False) -> str:
 
 # Page sizes and flags are not amounts: a sum of them means nothing.
 _NOT_SUMMED = {"KernelPageSize", "MMUPageSize", "THPeligible", "ProtectionKey", "VmFlags"}
+
+
+LAYOUTS = ("table", "group", "pmap-x", "pmap-d", "every-field", "json")
+
+
+def map_report(snapshot: Snapshot, regions: Sequence[Region], layout: str = "table",
+               human: bool = True, colour: bool = False,
+               cmdline: Callable[[], str] = str) -> str:
+    """memmap, and gdbmem map: `regions` (chosen from the snapshot's) in one of LAYOUTS.
+    cmdline() gives pmap's first line; it is asked only for pmap's layouts."""
+    if layout == "json":
+        return jsonout.dumps([r.to_dict() for r in regions])
+    if layout == "group":
+        return group_table(group_regions(regions), human, colour)
+    if layout == "pmap-x":
+        return pmap_extended(regions, snapshot.pid, cmdline())
+    if layout == "pmap-d":
+        return pmap_device(regions, snapshot.pid, cmdline())
+    if layout == "every-field":
+        return smaps_table(regions, colour)
+    if not regions:
+        raise UsageError("no region matches")
+    return (region_table(regions, human, colour)
+            + summary_line(process_summary(snapshot.rollup, snapshot.regions), human))

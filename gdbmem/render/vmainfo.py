@@ -7,8 +7,9 @@ from typing import Any
 from gdbmem.analysis.lookup import AddressInfo
 from gdbmem.model import Region, Symbol
 from gdbmem.proc import PageState
+from gdbmem.render import jsonout
 from gdbmem.render.color import KIND_COLOURS, paint
-from gdbmem.render.sizes import format_bytes, format_kb
+from gdbmem.units import format_bytes, format_kb
 
 _KIND_WORDS = {
     "heap": "the heap", "stack": "the main stack", "thread-stack": "a thread's stack",
@@ -119,3 +120,11 @@ def address_json(info: AddressInfo, symbol: Symbol | None,
         out["above"] = (dict(info.above.to_dict(), gap=gap_above(info))
                         if info.above is not None else None)
     return out
+
+
+def address_report(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
+                   as_json: bool, colour: bool = False) -> str:
+    """vmainfo ADDR."""
+    if as_json:
+        return jsonout.dumps(address_json(info, symbol, page))
+    return address_text(info, symbol, page, colour)

@@ -79,6 +79,7 @@ def session(leaks, tmp_path_factory):
         f"memsnap save {d}/saved.jsonl", f"memsnap save {d}/saved.jsonl",
         "memsnap clear", "memsnap list", "memsnap trend",
         f"memsnap load {d}/saved.jsonl", "memsnap list --json",
+        "memsnap diff 1 4 --json", "memsnap diff 2 3 --json", "memsnap trend --json",
         "memsnap diff 1 99", "memsnap show 0", "memsnap on no_such_function_here",
         "memsnap on tick --every 0", "memsnap --bogus", "memsnap diff one two",
         f"memsnap load {d}/missing.jsonl", f"memsnap load {d}/bad.jsonl",
@@ -140,6 +141,23 @@ def test_a_saved_file_reads_outside_gdb(session):
     trend = json.loads(done.stdout)
     assert (trend["verdict"], trend["snapshots"]) == ("leak", 4)
     assert trend["regions"][0]["key"] == "[heap]"
+
+
+@pytest.mark.parametrize("in_gdb, outside, nth", [
+    ("memsnap diff 1 4 --json", ["diff", "saved.jsonl", "--from", "1", "--to", "4"], 1),
+    ("memsnap diff 2 3 --json", ["diff", "saved.jsonl", "--from", "2", "--to", "3"], 0),
+    ("memsnap trend --json", ["trend", "saved.jsonl"], 0),
+])
+def test_gdb_and_the_gdbmem_command_print_the_same_report(session, in_gdb, outside, nth):
+    gdb, d = session
+    printed = gdb.nth(in_gdb, nth)  # after `memsnap load` of the saved file
+    assert printed["ok"], printed["error"]
+    done = subprocess.run([sys.executable, "-m", "gdbmem", *outside, "--json"],
+                          capture_output=True, text=True, timeout=60, cwd=d,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == printed["output"]
+    assert json.loads(done.stdout)  # and it is a report, not an empty one
 
 
 def test_save_clear_load(session):

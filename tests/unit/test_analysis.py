@@ -16,8 +16,7 @@ from gdbmem.analysis.select import (
 from gdbmem.analysis.totals import pmap_device_totals, process_summary, totals
 from gdbmem.errors import UsageError
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
-from tests.conftest import fixture
-from tests.unit.test_kinds import layout
+from tests.helpers import fixture, layout
 
 
 def test_find_region_bounds_are_start_inclusive_end_exclusive():

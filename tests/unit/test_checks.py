@@ -5,7 +5,7 @@ from __future__ import annotations
 from gdbmem.analysis.checks import Thresholds, check
 from gdbmem.analysis.growth import Trend
 from gdbmem.model import Region, Snapshot
-from tests.unit.test_kinds import layout
+from tests.helpers import layout
 
 
 def region(start, size_kb, perms="rw-p", path="", kind="anon", offset=0, inode=0, **fields):

@@ -11,7 +11,7 @@ import pytest
 
 from gdbmem.cli import main, parse_interval
 from gdbmem.snapshots import Record
-from tests.conftest import FIXTURES, fixture
+from tests.helpers import FIXTURES, fixture
 
 LAYOUT = str(FIXTURES / "layout.smaps")
 

@@ -15,7 +15,7 @@ from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.snapshots import Record, Session, read_records
-from tests.conftest import fixture
+from tests.helpers import fixture
 
 
 def region(start, size_kb, rss_kb, path="", perms="rw-p", kind=None):

@@ -9,23 +9,13 @@ import pytest
 from gdbmem.kinds import ThreadStackPointer, classify, kind_by_name
 from gdbmem.model import Region
 from gdbmem.proc import parse_smaps
-from tests.conftest import fixture
-
-EXE = "/work/main/testprogs/build/layout"
-THREADS = [ThreadStackPointer(1, 5602, 0x7FFFFFFFD5C0),
-           ThreadStackPointer(2, 5606, 0x7FFFF7DD1E90),
-           ThreadStackPointer(3, 5607, 0x7FFFF7D90E90)]
+from tests.helpers import fixture, layout
 
 EXPECTED = (
     ["anon", "file", "shm", "file", "shm"] + ["exe"] * 5 + ["heap", "arena", "arena"]
     + ["guard", "thread-stack", "guard", "thread-stack", "anon"] + ["lib"] * 5
     + ["anon", "anon", "vvar", "vvar", "vdso"] + ["lib"] * 5 + ["stack", "vsyscall"]
 )
-
-
-def layout(threads=THREADS, read_memory=None):
-    regions = parse_smaps(fixture("layout.smaps"))
-    return classify(regions, exe=EXE, threads=threads, read_memory=read_memory)
 
 
 def test_every_region_of_the_layout_gets_its_kind():

@@ -15,7 +15,7 @@ from gdbmem.proc import (
     parse_smaps_rollup,
 )
 from gdbmem.proc.smaps import _parse_lines, parse_smaps_chunks
-from tests.conftest import fixture
+from tests.helpers import fixture
 
 LAYOUT_REGIONS = 35
 

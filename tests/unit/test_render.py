@@ -11,10 +11,9 @@ from gdbmem.errors import UsageError
 from gdbmem.proc import parse_smaps
 from gdbmem.render.color import RESET
 from gdbmem.render.maps import group_table, pmap_device, pmap_extended, region_table, smaps_table
-from gdbmem.render.sizes import format_bytes, format_kb, parse_size
 from gdbmem.render.table import Column, render_table
-from tests.conftest import fixture
-from tests.unit.test_kinds import layout
+from gdbmem.units import format_bytes, format_kb, parse_size
+from tests.helpers import fixture, layout
 
 
 @pytest.mark.parametrize("kb, text", [

@@ -17,8 +17,8 @@ from gdbmem.analysis.select import Selection, parse_kinds, select
 from gdbmem.analysis.spans import Span, range_span, region_span
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.model import Region
-from gdbmem.render.sizes import parse_size
-from gdbmem.target import evaluate_address
+from gdbmem.target.symbols import evaluate_address
+from gdbmem.units import parse_size
 
 TARGET_HELP = """\
 TARGET is an address expression (the whole region that holds it), a region name ([heap],

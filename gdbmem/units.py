@@ -1,4 +1,5 @@
-"""The one size formatter, and the one size parser for `--min-size 100M`-style arguments."""
+"""Sizes and addresses: the one size formatter, the one size parser (`--min-size 100M`), and
+the 64-bit address mask. Both the analysis and the reports use them, so they sit below both."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import functools
 import re
 
 from gdbmem.errors import UsageError
+
+MASK64 = (1 << 64) - 1  # gdb values of pointers and registers, as unsigned addresses
 
 UNKNOWN = "?"  # a figure the target cannot know (never shown as 0)
 

@@ -1,0 +1,30 @@
+"""memcheck's report, and gdbmem check's: the findings, as text and as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gdbmem.analysis.checks import Thresholds, check
+from gdbmem.analysis.growth import trends
+from gdbmem.model import Snapshot
+from gdbmem.render import jsonout
+
+# Trends need this many snapshots before a region can be called growing.
+TREND_MINIMUM = 4
+
+
+def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thresholds,
+                 min_growth_kb: int, as_json: bool) -> str:
+    """The findings on `current`, with the trends of `history` (memsnap's snapshots, or a
+    capture's samples) once there are TREND_MINIMUM of them."""
+    region_trends = (trends(history, min_growth_kb) if len(history) >= TREND_MINIMUM else [])
+    findings = check(current, thresholds, region_trends)
+    if as_json:
+        return jsonout.dumps([f.to_dict() for f in findings])
+    if not findings:
+        return "nothing suspicious\n"
+    lines = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    for finding in findings:
+        lines.append(f"{finding.name}: {finding.why}")
+        lines += [f"    {where}" for where in finding.regions]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,170 @@
+"""What every kind of target answers, and what follows from those answers alike for all.
+
+A Target is the process (or core file) gdb debugs, seen from gdbmem: its map with the
+figures it can know, its threads' stack pointers, its memory, its pages. Each kind of target
+(local.py, remote.py, core.py) answers the primitive questions its own way; the snapshot,
+the record taken at a breakpoint's hit and the pages a dump may skip are built here from
+those answers, once. No gdb here: the unit tests build targets of their own from captured
+files (tests/fakes.py) and run everything above on them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from gdbmem.analysis.spans import Span, merge_holes, unmapped
+from gdbmem.errors import TargetError
+from gdbmem.kinds import ThreadStackPointer, classify
+from gdbmem.model import Hole, Region, Snapshot
+from gdbmem.proc import PageState
+from gdbmem.scan import Unreadable
+from gdbmem.snapshots import Record
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Target:
+    """The selected process or core file. Subclasses answer the methods that raise
+    NotImplementedError; the rest is shared."""
+
+    pid: int = 0
+    which: str = ""  # "inferior 2, process 4242" when gdb has several inferiors
+    # What this kind of target cannot know, in a user's words (README: "What each target
+    # can tell"). Reports show such figures as '?'.
+    cannot_know: tuple[str, ...] = ()
+
+    # Answered by each kind -------------------------------------------------------------------
+
+    def measured_map(self, with_rollup: bool) -> tuple[list[Region], dict | None]:
+        """Every region with the smaps figures this target knows, unclassified, and the
+        process totals (smaps_rollup) when asked for and cheap to have."""
+        raise NotImplementedError
+
+    def maps(self) -> list[Region]:
+        """The regions without figures or kinds: a tenth of the cost of the measured map."""
+        raise NotImplementedError
+
+    def read_proc(self, name: str, keep_open: bool = False) -> bytes:
+        """The whole of /proc/PID/NAME (keep_open: see procread.read_whole)."""
+        raise NotImplementedError
+
+    def exe(self) -> str:
+        raise NotImplementedError
+
+    def thread_stack_pointers(self) -> list[ThreadStackPointer]:
+        raise NotImplementedError
+
+    def read_memory(self, address: int, length: int) -> bytes | None:
+        """`length` bytes at `address`, or None when they cannot be read."""
+        raise NotImplementedError
+
+    def current_pc(self) -> int | None:
+        """Where the selected thread stopped, when known."""
+        return None
+
+    def check_alive(self) -> None:
+        """Raise TargetError if the process is gone (an empty read means that, or a bad page)."""
+
+    def page_state(self, address: int) -> PageState | None:
+        """The pagemap entry of the page that holds `address`; None where unknown."""
+        return None
+
+    def absent_pages(self, first: int, last: int) -> list[tuple[int, int]]:
+        """Runs [first, last) of page numbers that are not resident; [] where unknown (then
+        every page is read)."""
+        return []
+
+    def memory_reader(self) -> MemoryReader:
+        return MemoryReader(self)
+
+    def note(self) -> str:
+        """A line a map report says first, about what this target cannot show ("" if none)."""
+        return ""
+
+    # Shared -----------------------------------------------------------------------------------
+
+    def cmdline(self) -> str:
+        try:
+            raw = self.read_proc("cmdline")
+        except TargetError:
+            return ""
+        return raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+
+    def snapshot(self, with_rollup: bool = True) -> Snapshot:
+        taken_at = time.time()
+        regions, rollup = self.measured_map(with_rollup)
+        exe = self.exe()
+        classify(regions, exe=exe, threads=self.thread_stack_pointers(), pid=self.pid,
+                 read_memory=self.read_memory)
+        self.name_regions(regions)
+        return Snapshot(self.pid, regions, rollup, exe=exe, taken_at=taken_at)
+
+    def name_regions(self, regions: list[Region]) -> None:
+        """Kinds the kernel's names would have given, where this target keeps no names."""
+
+    def regions(self) -> list[Region]:
+        """Every region with its smaps fields and kind."""
+        return self.snapshot(with_rollup=False).regions
+
+    def record(self, label: str = "", pc: int | None = None) -> Record:
+        """A snapshot's raw record: cheap enough to take at every hit of a breakpoint.
+        `pc`, when the caller knows it (a breakpoint's address), spares building a frame."""
+        if pc is None:
+            pc = self.current_pc()
+        return Record(self.pid, time.time(), self.read_proc("smaps", keep_open=True), "",
+                      self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
+
+    def map_names(self) -> list[str]:
+        """The mapping names (for tab completion: never an error)."""
+        try:
+            return sorted({r.path for r in self.maps() if r.path})
+        except TargetError:
+            return []
+
+    def not_resident(self, regions: list[Region], start: int, end: int) -> list[Hole]:
+        """The page ranges of [start, end) inside `regions` that are not resident. A region
+        smaps reports empty (no Rss, no Swap) needs no pagemap at all."""
+        holes: list[Hole] = []
+        for region in regions:
+            lo, hi = max(start, region.start), min(end, region.end)
+            if lo >= hi:
+                continue
+            if region.rss_kb == 0 and not region.swap_kb:
+                holes.append(Hole(lo, hi, "not resident"))
+                continue
+            holes += [Hole(max(lo, first * PAGE), min(hi, last * PAGE), "not resident")
+                      for first, last in self.absent_pages(lo // PAGE, -(-hi // PAGE))]
+        return merge_holes(holes)
+
+    def skipped(self, span: Span, resident_only: bool) -> list[Hole]:
+        """What a dump or a scan of `span` does not read: the gaps no region covers and,
+        with resident_only, the pages not in RAM."""
+        holes = unmapped(span)
+        if resident_only:
+            holes += self.not_resident(span.regions, span.start, span.end)
+        return merge_holes(holes)
+
+
+class MemoryReader:
+    """Reads a target's memory for scan.walk, through Target.read_memory (a kind with a
+    faster way, like /proc/PID/mem, subclasses it)."""
+
+    def __init__(self, target: Target):
+        self.target = target
+
+    def __enter__(self) -> MemoryReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+    def read(self, address: int, size: int) -> bytes:
+        data = self.target.read_memory(address, size)
+        if not data:
+            self.target.check_alive()
+            raise Unreadable(address)
+        return data

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 
 from gdbmem.errors import ParseError
 from gdbmem.kinds import SHARED_OBJECT_RE, classify
@@ -47,8 +48,9 @@ def _pmap_regions(text: str) -> list[Region]:
     return regions
 
 
-def load(path: str) -> list[Record | Snapshot]:
-    """The snapshots a file holds: records (parsed when used) or one parsed snapshot."""
+def load(path: str, warn: Callable[[str], None] | None = None) -> list[Record | Snapshot]:
+    """The snapshots a file holds: records (parsed when used) or one parsed snapshot.
+    warn(line) hears of a journal's torn last record, which is dropped."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -57,7 +59,7 @@ def load(path: str) -> list[Record | Snapshot]:
         raise ParseError(f"cannot read {path}: {exc.strerror}") from None
     start = data.lstrip()[:1]
     if start == b"{":
-        records = read_records(data, path)
+        records = read_records(data, path, warn)
         if not records:
             raise ParseError(f"{path} holds no snapshots")
         return list(records)
@@ -81,10 +83,10 @@ def load(path: str) -> list[Record | Snapshot]:
     return [Snapshot(0, regions, None, taken_at=taken_at)]
 
 
-def snapshots(paths: list[str]) -> list[Snapshot]:
+def snapshots(paths: list[str], warn: Callable[[str], None] | None = None) -> list[Snapshot]:
     """Every snapshot of every file, in order."""
     out = []
     for path in paths:
-        for item in load(path):
+        for item in load(path, warn):
             out.append(item.snapshot if isinstance(item, Record) else item)
     return out

@@ -6,6 +6,7 @@
   gdbmem trend FILE...             each region's trend and a verdict, as memsnap trend
   gdbmem check FILE...             suspicious patterns in the last snapshot and growth over
                                    all of them, as memcheck
+  gdbmem verify DUMP               a memdump file against its description (DUMP.json)
   gdbmem capture PID --every 5s --count N --out DIR
                                    sample a live process without stopping it
 
@@ -16,20 +17,25 @@ FILE: a captured /proc/PID/smaps or maps, `pmap -x` output, or snapshots saved b
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 
+from gdbmem import procread
 from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
 from gdbmem.captures import snapshots
-from gdbmem.errors import GdbmemError, UsageError
+from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
+from gdbmem.model import Hole
 from gdbmem.render.checks import check_report
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
-from gdbmem.snapshots import Journal, Record
+from gdbmem.scan import extents_digest
+from gdbmem.snapshots import Record, new_journal
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,12 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trend", help="trends and verdicts over captures")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
+    p.add_argument("--pid", type=int, metavar="N",
+                   help="the snapshots of process N (when they are of several)")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("check", help="suspicious patterns in a capture, and growth over its "
                        "samples")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
+    p.add_argument("file", metavar="FILE")
     p = sub.add_parser("capture", help="sample a live process's memory")
     p.add_argument("pid", type=int)
     p.add_argument("--every", default="5s", metavar="INTERVAL", help="5s, 500ms, 2m")
@@ -76,15 +86,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_LONGEST_INTERVAL = 7 * 24 * 3600.0
+
+
 def parse_interval(text: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
     if m is None:
         raise UsageError(f"bad interval {text!r}: use 5s, 500ms, 2m or a number of seconds")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
+    seconds = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[m.group(2) or "s"]
+    if seconds > _LONGEST_INTERVAL:
+        raise UsageError(f"interval {text!r} is longer than a week")
+    return seconds
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"gdbmem: {message}\n")
+
+
+def _snapshots(paths: list[str]) -> list:
+    return snapshots(paths, _warn)
 
 
 def _map(args: argparse.Namespace) -> str:
-    snapshot = snapshots([args.file])[-1]
+    snapshot = _snapshots([args.file])[-1]
     regions = snapshot.regions
     if args.kind:
         regions = select(regions, Selection(kinds=parse_kinds(args.kind)))
@@ -100,8 +124,8 @@ def _map(args: argparse.Namespace) -> str:
 def _diff(args: argparse.Namespace) -> str:
     """The snapshots of all files are numbered in order from 1, as `memsnap load` of each
     would number them; by default the last of the first file against the last of all."""
-    first_file = snapshots(args.files[:1])
-    series = first_file + snapshots(args.files[1:])
+    first_file = _snapshots(args.files[:1])
+    series = first_file + _snapshots(args.files[1:])
     first = getattr(args, "from") or len(first_file)
     last = args.to or len(series)
     for number in (first, last):
@@ -111,12 +135,64 @@ def _diff(args: argparse.Namespace) -> str:
 
 
 def _trend(args: argparse.Namespace) -> str:
-    return trend_report(snapshots(args.files), args.min_growth, args.json)
+    return trend_report(_snapshots(args.files), args.min_growth, args.json, pid=args.pid)
 
 
 def _check(args: argparse.Namespace) -> str:
-    series = snapshots(args.files)
+    series = _snapshots(args.files)
     return check_report(series[-1], series, DEFAULTS, args.min_growth, args.json)
+
+
+def _verify(args: argparse.Namespace) -> str:
+    """A dump against its description: the sha256 of the file, or of its data extents for a
+    sparse dump (`sha256_of`)."""
+    described = args.file if args.file.endswith(".json") else args.file + ".json"
+    path = described[: -len(".json")]
+    try:
+        with open(described, "rb") as fh:
+            info = json.loads(fh.read())
+        holes = [Hole(int(h["start"]), int(h["end"]), str(h["reason"])) for h in info["holes"]]
+        size, start, expected = int(info["size"]), int(info["start"]), str(info["sha256"])
+        extents = info.get("sha256_of") == "data extents"
+    except OSError as exc:
+        raise GdbmemError(f"cannot read {described}: {exc.strerror}") from None
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
+        raise ParseError(f"{described}: not a memdump description ({exc})") from None
+    try:
+        with open(path, "rb") as fh:
+            if os.fstat(fh.fileno()).st_size != size:
+                raise GdbmemError(f"{path} is not the size its description says ({size} bytes)")
+            if extents:
+                digest = extents_digest(lambda o, n: os.pread(fh.fileno(), n, o), size, holes,
+                                        start)
+            else:
+                digest = _sha256(fh)
+    except OSError as exc:
+        raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
+    what = "its data extents" if extents else "the file"
+    if digest != expected:
+        raise GdbmemError(f"{path} does not match its description: the sha256 of {what} is "
+                          f"{digest}, not {expected}")
+    return f"{path}: ok (the sha256 of {what} is the one described)\n"
+
+
+def _sha256(fh) -> str:
+    hasher = hashlib.sha256()
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _sample(pid: int) -> bytes | None:
+    """/proc/PID/smaps, or None when the process exited (a sample read while it exits is cut
+    short: it is dropped, never kept as real)."""
+    try:
+        data = procread.read_whole(pid, "smaps")
+    except TargetError:
+        if not procread.alive(pid):
+            return None
+        raise
+    return data if data and procread.alive(pid) else None
 
 
 def _capture(args: argparse.Namespace) -> str:
@@ -124,41 +200,45 @@ def _capture(args: argparse.Namespace) -> str:
     interval = parse_interval(args.every)
     if args.count < 1:
         raise UsageError("--count takes a number of samples, 1 or more")
-    os.makedirs(args.out, mode=0o700, exist_ok=True)
-    journal = Journal(os.path.join(args.out, f"capture-{args.pid}-{int(time.time())}.jsonl"))
-    exe = ""
+    if args.pid < 1 or not os.path.isdir(f"/proc/{args.pid}"):
+        raise TargetError(f"no process {args.pid}")
     try:
         exe = os.readlink(f"/proc/{args.pid}/exe")
     except OSError:
-        pass
+        exe = ""
+    progress = sys.stderr.isatty()
+    journal = None
+    taken = 0
     try:
         for n in range(1, args.count + 1):
-            try:
-                with open(f"/proc/{args.pid}/smaps", "rb") as fh:
-                    data = fh.read()
-            except FileNotFoundError:
-                raise GdbmemError(f"process {args.pid} has exited after {n - 1} samples "
-                                  f"(they are in {journal.path})") from None
-            except PermissionError:
-                raise GdbmemError(f"cannot read /proc/{args.pid}/smaps: permission denied "
-                                  "(the process is another user's, or not dumpable)") from None
-            if not data:
-                raise GdbmemError(f"process {args.pid} has exited after {n - 1} samples "
-                                  f"(they are in {journal.path})")
+            data = _sample(args.pid)
+            if data is None:
+                where = f" (they are in {journal.path})" if journal is not None else ""
+                raise TargetError(f"process {args.pid} has exited after {taken} sample"
+                                  f"{'s' if taken != 1 else ''}{where}")
+            if journal is None:  # only once there is a sample: a failure leaves no file
+                journal = new_journal(args.out, f"capture-{args.pid}-{int(time.time())}")
             journal.append(Record(args.pid, time.time(), data, label=f"sample {n}", exe=exe))
-            print(f"gdbmem: sample {n}/{args.count} of {args.pid} -> {journal.path}", flush=True)
+            taken += 1
+            if progress:
+                sys.stderr.write(f"\rgdbmem: sample {n}/{args.count} of {args.pid} -> "
+                                 f"{journal.path}")
+                sys.stderr.flush()
             if n < args.count:
                 time.sleep(interval)
     finally:
-        journal.close()
-    return ""
+        if journal is not None:
+            journal.close()
+        if progress and taken:
+            sys.stderr.write("\n")
+    return f"gdbmem: {taken} sample{'s' if taken != 1 else ''} of {args.pid} -> {journal.path}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         out = {"map": _map, "diff": _diff, "trend": _trend, "check": _check,
-               "capture": _capture}[args.command](args)
+               "capture": _capture, "verify": _verify}[args.command](args)
         sys.stdout.write(out)
         return 0
     except GdbmemError as exc:
@@ -169,3 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug of ours: one line, the traceback on request
+        if os.environ.get("GDBMEM_DEBUG"):
+            raise
+        sys.stderr.write(f"gdbmem: internal error: {type(exc).__name__}: {exc} "
+                         "(GDBMEM_DEBUG=1 shows the traceback)\n")
+        return 70

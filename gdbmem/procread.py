@@ -29,12 +29,29 @@ def open_proc(pid: int, name: str) -> int:
                           "user's, or not dumpable): gdbmem needs its /proc, so run gdb as root; "
                           "gdb's own x and dump memory still work") from None
     except OSError as exc:
-        raise TargetError(f"cannot read {path}: {exc.strerror}") from None
+        raise read_error(pid, name, exc) from None
+
+
+def alive(pid: int) -> bool:
+    """Whether the process still has its memory: it exists and is not a zombie (a killed
+    process that nobody has waited for yet keeps its /proc, with empty maps)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    state = stat[stat.rfind(b")") + 2:][:1]
+    return state not in (b"Z", b"X", b"x", b"")
+
+
+def exited(pid: int) -> TargetError:
+    return TargetError(f"process {pid} has exited (it is a zombie, or gone): its memory is "
+                       "no more")
 
 
 def read_error(pid: int, name: str, exc: OSError) -> TargetError:
-    if exc.errno == errno.ESRCH:  # gone while we read
-        return TargetError(f"process {pid} has exited")
+    if exc.errno == errno.ESRCH:  # gone while we read, or a zombie's memory
+        return exited(pid)
     return TargetError(f"cannot read /proc/{pid}/{name}: {exc.strerror}")
 
 

@@ -1,19 +1,59 @@
-"""Output files written whole or not at all, never over an existing file by accident.
+"""Every file gdbmem writes: whole or not at all, 0600, never through a symlink, never over
+anything by accident.
 
 Memory dumps hold secrets and can be huge, so a new file is created with mode 0600 under a
 temporary name in the destination's directory (O_EXCL|O_NOFOLLOW: never through a symlink),
 and appears under its real name only once complete: an error, a full disk or Ctrl-C leaves
-nothing behind. Without `force` the publishing is a hard link, which fails rather than replace
-a file that appeared meanwhile.
+nothing behind. Without `force` the publishing is a hard link, which fails rather than
+replace a file that appeared meanwhile; with it, only a regular file (or a symlink itself,
+never what it points to) is replaced, never a device, fifo, socket or directory. Files that
+belong together (a dump and its description) are published together by publish(): both
+appear, or neither.
+
+A temporary file is named `.NAME.PID.TOKEN.part`. One left by a gdbmem that was killed is
+removed the next time gdbmem writes into that directory (sweep()), and the caller is told.
+Files that grow (journals, captures) are created by create_exclusive(), with the same rules.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Sequence
+import re
+import secrets
+import stat
+from collections.abc import Callable, Sequence
 
 from gdbmem.errors import OutputError
+
+# The name part kept in a temporary file's name: with `.`, the pid and the token it stays
+# well under the 255 bytes a file name may have, however long the real name.
+_NAME_KEPT = 96
+_PART_RE = re.compile(r"\..*\.(\d+)\.[0-9a-f]{8}\.part\Z", re.DOTALL)
+
+Notify = Callable[[str], None]
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a fifo"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _refuse_unless_regular(path: str) -> None:
+    """--force replaces regular files only (and a symlink itself, never what it points to)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise OutputError(f"{path} is {_kind_of(mode)}: gdbmem writes regular files only, "
+                          "and --force replaces only those")
 
 
 def check_new(paths: Sequence[str], force: bool = False) -> None:
@@ -24,25 +64,60 @@ def check_new(paths: Sequence[str], force: bool = False) -> None:
             raise OutputError(f"cannot write {path}: no directory {directory}")
         if not os.access(directory, os.W_OK | os.X_OK):
             raise OutputError(f"cannot write {path}: {directory} is not writable")
+        _refuse_unless_regular(path)
         if os.path.lexists(path) and not force:
             raise OutputError(f"{path} exists (use --force to replace it)")
-        if os.path.isdir(path):
-            raise OutputError(f"{path} is a directory")
+
+
+def sweep(directory: str) -> list[str]:
+    """Remove the temporary files of gdbmems that died while writing here (their pid is gone):
+    the names of those removed, each with its size."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    for name in names:
+        m = _PART_RE.match(name)
+        if m is None or int(m.group(1)) == os.getpid() or os.path.exists(f"/proc/{m.group(1)}"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            os.unlink(path)
+        except OSError:
+            continue
+        removed.append(f"{path} ({info.st_blocks * 512 >> 20} MiB on disk)")
+    return removed
 
 
 class SafeFile:
-    """`with SafeFile(path) as out: out.write(...)`: the file exists only if the block ends."""
+    """`with SafeFile(path) as out: out.write(...)`: the file exists only if the block ends.
+    With publish_now=False it stays under its temporary name until publish([...]) names it
+    together with the others of its kind (or discards them all)."""
 
-    def __init__(self, path: str, force: bool = False):
+    def __init__(self, path: str, force: bool = False, notify: Notify | None = None,
+                 publish_now: bool = True):
         self.path = path
         self.force = force
+        self.notify = notify
+        self.publish_now = publish_now
         directory, name = os.path.split(os.path.abspath(path))
-        self.temporary = os.path.join(directory, f".{name}.{os.getpid()}.part")
+        self.directory = directory
+        self.temporary = os.path.join(
+            directory, f".{name[:_NAME_KEPT]}.{os.getpid()}.{secrets.token_hex(4)}.part")
         self.fd: int | None = None
         self.size = 0
+        self.ready = False  # written whole, under its temporary name
 
     def __enter__(self) -> SafeFile:
         check_new([self.path], self.force)
+        for removed in sweep(self.directory):
+            if self.notify is not None:
+                self.notify(f"removed {removed}, left by a gdbmem that was killed while "
+                            "writing")
         try:
             self.fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
                               | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -77,22 +152,22 @@ class SafeFile:
     def __exit__(self, kind: type | None, value: BaseException | None, tb: object) -> None:
         fd, self.fd = self.fd, None
         if kind is not None:
-            self._discard(fd)
+            self.discard(fd)
             return
         try:
             os.ftruncate(fd, self.size)  # type: ignore[arg-type]  # a trailing hole
             os.close(fd)  # type: ignore[arg-type]
             fd = None
-            self._publish()
         except OSError as exc:
-            self._discard(fd)
+            self.discard(fd)
             raise OutputError(f"cannot write {self.path}: {exc.strerror}") from None
-        except BaseException:
-            self._discard(fd)
-            raise
+        self.ready = True
+        if self.publish_now:
+            publish([self])
 
     def _publish(self) -> None:
         if self.force:
+            _refuse_unless_regular(self.path)  # it may have become something else meanwhile
             os.replace(self.temporary, self.path)
             return
         try:
@@ -108,10 +183,49 @@ class SafeFile:
             return
         os.unlink(self.temporary)
 
-    def _discard(self, fd: int | None) -> None:
+    def discard(self, fd: int | None = None) -> None:
+        """Remove the temporary file, if it is still there (nothing once published)."""
         if fd is not None:
             os.close(fd)
+        self.ready = False
         try:
             os.unlink(self.temporary)
         except FileNotFoundError:
             pass
+
+
+def publish(files: Sequence[SafeFile]) -> None:
+    """Give files written whole their real names, all or none: if one cannot be published,
+    the ones already published are removed again and the rest discarded."""
+    done: list[SafeFile] = []
+    try:
+        for file in files:
+            if not file.ready:
+                raise OutputError(f"cannot write {file.path}: it was not written whole")
+            file._publish()
+            done.append(file)
+    except BaseException as exc:
+        for file in done:
+            try:
+                os.unlink(file.path)
+            except OSError:
+                pass
+        for file in files:
+            if file not in done:
+                file.discard()
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write {files[len(done)].path}: {exc.strerror}") from None
+        raise
+
+
+def create_exclusive(path: str) -> int:
+    """A new file that will grow (a journal, a capture): created, never opened if anything is
+    there already (a planted symlink included), mode 0600. Returns the descriptor, append-only."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND
+                       | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        raise OutputError(f"{path} exists: gdbmem never appends to a file it did not "
+                          "create") from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {path}: {exc.strerror}") from None

@@ -142,15 +142,18 @@ class _Stage(threading.Thread):
 
 def dump(pieces: Iterable[Piece], write: Callable[[bytes], object],
          skip_holes: Callable[[int], object],
-         progress: Callable[[int], None] | None = None) -> DumpResult:
+         progress: Callable[[int], None] | None = None,
+         hash_holes: bool = True) -> DumpResult:
     """Write the pieces' bytes; holes are zeros, left to `skip_holes(n)` (a seek, making the
-    file sparse). The sha256 is of the bytes as written, zeros included (what sha256sum says).
+    file sparse). The sha256 is of the bytes as written, zeros included (what sha256sum says);
+    with hash_holes=False, of the data outside the holes only (a sparse dump of a 64 GiB
+    reservation would hash 64 GiB of zeros: SHA-256 has no shortcut over them).
     Reading runs here while two threads write and hash the chunks already read."""
     hasher = hashlib.sha256()
 
     def hash_item(item: bytes | int) -> None:
         if isinstance(item, int):  # a hole: its zeros
-            while item > 0:
+            while hash_holes and item > 0:
                 hasher.update(_ZEROS[: min(item, len(_ZEROS))])
                 item -= len(_ZEROS)
         else:
@@ -346,3 +349,21 @@ def find_strings(pieces: Iterable[Piece], minimum: int = 10,
             continue
         yield from finder.feed(piece.address, piece.data)
     yield from finder.end()
+
+
+def extents_digest(read_at: Callable[[int, int], bytes], size: int,
+                   holes: Sequence[Hole], start: int) -> str:
+    """The sha256 of a dump's data outside its holes (holes in memory addresses, the dump
+    starting at `start`), reading the file with read_at(offset, length): what a sparse
+    dump's description records, checked again."""
+    hasher = hashlib.sha256()
+    offset = 0
+    for hole in [*holes, Hole(start + size, start + size, "")]:
+        while offset < hole.start - start:
+            data = read_at(offset, min(CHUNK, hole.start - start - offset))
+            if not data:
+                raise ValueError("the file is shorter than its description says")
+            hasher.update(data)
+            offset += len(data)
+        offset = max(offset, hole.end - start)
+    return hasher.hexdigest()

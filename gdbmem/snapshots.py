@@ -12,6 +12,7 @@ Records are JSON lines: a session's journal is appended and flushed as snapshots
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Iterable
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
@@ -21,6 +22,7 @@ from gdbmem.errors import OutputError, ParseError, UsageError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
+from gdbmem.safefile import create_exclusive
 
 FORMAT = "gdbmem-snapshot-1"
 
@@ -92,28 +94,55 @@ class Record:
     def from_header(cls, obj: Any, smaps: bytes) -> Record:
         if not isinstance(obj, dict) or obj.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} record")
-        return cls(int(obj["pid"]), float(obj["taken_at"]), smaps,
-                   str(obj.get("smaps_rollup", "")),
-                   [ThreadStackPointer(int(n), int(lwp), int(sp))
+        pc = obj.get("pc")
+        return cls(_whole(obj["pid"], "pid"), _finite(obj["taken_at"], "taken_at"), smaps,
+                   _text(obj.get("smaps_rollup", ""), "smaps_rollup"),
+                   [ThreadStackPointer(_whole(n, "a thread's number"),
+                                       _whole(lwp, "a thread's LWP"),
+                                       _whole(sp, "a stack pointer"))
                     for n, lwp, sp in obj.get("threads", [])],
-                   str(obj.get("label", "")), str(obj.get("location", "")),
-                   str(obj.get("exe", "")),
-                   int(obj["pc"]) if obj.get("pc") is not None else None)
+                   _text(obj.get("label", ""), "label"), _text(obj.get("location", ""), "location"),
+                   _text(obj.get("exe", ""), "exe"),
+                   _whole(pc, "pc") if pc is not None else None)
 
 
-def read_records(data: bytes, name: str = "") -> list[Record]:
+def _whole(value: Any, what: str) -> int:
+    """A whole number from 0 to 2**64 - 1 (pids, addresses): never a float, bool or string."""
+    if type(value) is not int or not 0 <= value < 1 << 64:
+        raise ValueError(f"{what} is not a whole number from 0 to 2**64-1: {str(value)[:40]}")
+    return value
+
+
+def _finite(value: Any, what: str) -> float:
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise ValueError(f"{what} is not a finite number: {str(value)[:40]}")
+    return float(value)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not a string")
+    return value
+
+
+def read_records(data: bytes, name: str = "",
+                 torn: Callable[[str], None] | None = None) -> list[Record]:
     """Records from a saved file (JSON lines) or a journal (framed); ParseError names the
-    first bad line."""
+    first bad line. A last record the file ends inside of (gdb killed while writing it) is
+    dropped, and torn(message) says so; without `torn` it is an error like any other."""
     records = []
     position, number = 0, 0
+    where = f"{name}: " if name else ""
     while position < len(data):
         end = data.find(b"\n", position)
-        end = len(data) if end < 0 else end
+        at_end = end < 0
+        end = len(data) if at_end else end
         line = data[position:end]
         number += 1
         position = end + 1
         if not line.strip():
             continue
+        cut = at_end  # the file ends inside this line
         try:
             obj = json.loads(line)
             if isinstance(obj, dict) and obj.get("smaps_as_previous") is True:
@@ -121,19 +150,39 @@ def read_records(data: bytes, name: str = "") -> list[Record]:
                     raise ValueError("its smaps is the previous record's, and there is none")
                 smaps = records[-1].smaps
             elif isinstance(obj, dict) and "smaps_bytes" in obj:
-                size = int(obj["smaps_bytes"])
+                size = _whole(obj["smaps_bytes"], "smaps_bytes")
                 smaps = data[position:position + size]
                 if len(smaps) != size or data[position + size:position + size + 1] != b"\n":
+                    cut = position + size >= len(data)
                     raise ValueError("its smaps is cut short")
                 number += smaps.count(b"\n") + 1
                 position += size + 1
             else:
                 smaps = str(obj["smaps"]).encode("utf-8", "surrogateescape")
             records.append(Record.from_header(obj, smaps))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            where = f"{name}: " if name else ""
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            if cut and torn is not None:
+                torn(f"{where}the last record is cut short (gdb was killed while writing it?): "
+                     f"dropped; {len(records)} complete snapshot"
+                     f"{'s' if len(records) != 1 else ''} read")
+                return records
             raise ParseError(f"{where}not a snapshot record ({exc})", number) from None
     return records
+
+
+def new_journal(directory: str, stem: str) -> Journal:
+    """A journal named STEM.jsonl in `directory` (made 0700 if missing), or STEM-2.jsonl ...
+    when that name is taken: an existing file is never appended to."""
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise OutputError(f"cannot use the directory {directory!r}: {reason}") from None
+    for attempt in range(1, 100):
+        path = os.path.join(directory, f"{stem}{'' if attempt == 1 else f'-{attempt}'}.jsonl")
+        if not os.path.lexists(path):
+            return Journal(path)
+    raise OutputError(f"cannot create a journal in {directory}: {stem}.jsonl and 98 more exist")
 
 
 class Journal:
@@ -143,7 +192,7 @@ class Journal:
 
     def __init__(self, path: str):
         self.path = path
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self.fd = create_exclusive(path)
         self.last_smaps: bytes | None = None
 
     def append(self, record: Record) -> None:
@@ -169,26 +218,45 @@ def default_directory() -> str:
 
 
 class Session:
-    """The snapshots of one gdb session, numbered from 1, journalled as they come."""
+    """The snapshots of one gdb session, numbered from 1, journalled as they come. They are
+    kept in memory whatever the journal's fate: a journal that cannot be written stops, once,
+    with the reason, until `clear()`."""
 
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.journal: Journal | None = None
+        self.journal_stopped = ""  # why, once it has
 
-    def add(self, record: Record, directory: Callable[[], str]) -> int:
-        """Keep `record` and journal it; directory() says where a new journal goes."""
-        if self.journal is None:
-            directory = directory()
-            os.makedirs(directory, mode=0o700, exist_ok=True)
-            name = f"snapshots-{os.getpid()}-{int(record.taken_at)}.jsonl"
-            self.journal = Journal(os.path.join(directory, name))
+    def add(self, record: Record, directory: Callable[[], str],
+            warn: Callable[[str], None] | None = None) -> int:
+        """Keep `record` and journal it; directory() says where a new journal goes, and
+        warn(line) hears why the journal stopped."""
         if self.records and record.smaps == self.records[-1].smaps:
             # Nothing changed since the last snapshot (memcmp, ~1 us): keep one copy, in
             # memory and in the journal.
             record.smaps = self.records[-1].smaps
-        self.journal.append(record)
         self.records.append(record)
+        if not self.journal_stopped:
+            try:
+                if self.journal is None:
+                    self.journal = new_journal(
+                        directory(), f"snapshots-{os.getpid()}-{int(record.taken_at)}")
+                self.journal.append(record)
+            except OutputError as exc:
+                self.journal_stopped = str(exc)
+                if self.journal is not None:
+                    self.journal.close()
+                    self.journal = None
+                if warn is not None:
+                    warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
+                         "`memsnap save FILE` writes them")
         return len(self.records)
+
+    def journal_state(self) -> str:
+        """Where the journal is, or why there is none (for `memsnap list`)."""
+        if self.journal is not None:
+            return self.journal.path
+        return f"stopped: {self.journal_stopped}" if self.journal_stopped else "none"
 
     def get(self, number: int) -> Record:
         if not 1 <= number <= len(self.records):
@@ -198,6 +266,7 @@ class Session:
 
     def clear(self) -> None:
         self.records = []
+        self.journal_stopped = ""
         if self.journal is not None:
             self.journal.close()
             self.journal = None  # the next snapshot starts a new journal

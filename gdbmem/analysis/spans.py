@@ -38,6 +38,8 @@ def range_span(regions: Sequence[Region], start: int, end: int) -> Span:
     if end <= start:
         raise UsageError(f"empty or inverted range {start:#x}-{end:#x}: "
                          "the end must be above the start")
+    if end > 1 << 64:
+        raise UsageError(f"the range {start:#x}-{end:#x} ends past the 64-bit address space")
     return Span(start, end, [r for r in regions if r.start < end and r.end > start])
 
 

@@ -10,7 +10,7 @@ from gdbmem.model import Region, field_columns
 
 
 class Totals(NamedTuple):
-    """Sums in kB; a figure is None when no region knows it (a core file, maps only)."""
+    """Sums in kB; a figure is None when a region does not know it (a core file, maps only)."""
 
     count: int
     size_kb: int
@@ -20,12 +20,11 @@ class Totals(NamedTuple):
     swap_kb: int | None
 
 
-def sum_known(values: list[int | None]) -> int | None:
-    """The sum of the known figures; None when none is known."""
+def sum_figures(values: list[int | None]) -> int | None:
+    """The sum; unknown (None) when any figure is unknown: a total over a region whose
+    figures are cut off (a truncated capture) or absent (a core, maps only) is not known."""
     if None in values:
-        values = [v for v in values if v is not None]
-        if not values:
-            return None
+        return None
     return sum(values)  # type: ignore[arg-type]
 
 
@@ -36,16 +35,16 @@ def totals(regions: Sequence[Region]) -> Totals:
     return Totals(
         count=len(regions),
         size_kb=sum(column("size_kb")),  # type: ignore[arg-type]
-        rss_kb=sum_known(column("rss_kb")),
-        pss_kb=sum_known(column("pss_kb")),
-        dirty_kb=sum_known(column("dirty_kb")),
-        swap_kb=sum_known(column("swap_kb")),
+        rss_kb=sum_figures(column("rss_kb")),
+        pss_kb=sum_figures(column("pss_kb")),
+        dirty_kb=sum_figures(column("dirty_kb")),
+        swap_kb=sum_figures(column("swap_kb")),
     )
 
 
 def field_totals(regions: Sequence[Region], names: Sequence[str]) -> dict[str, int | None]:
     """Sum of each named integer field (pmap -X's bottom line)."""
-    return {name: sum_known([v if isinstance(v, int) else None for v in values])
+    return {name: sum_figures([v if isinstance(v, int) else None for v in values])
             for name, values in zip(names, field_columns(regions, names))}
 
 

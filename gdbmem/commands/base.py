@@ -15,6 +15,16 @@ from gdbmem.commands.settings import debug_enabled
 from gdbmem.errors import GdbmemError, UsageError
 
 
+def write(text: str, stream: int | None = None) -> None:
+    """gdb.write, for text that may hold bytes that are not UTF-8 (the kernel's paths are
+    bytes, carried as surrogate escapes): those are written as \\xNN, as `ls -b` does."""
+    try:
+        gdb.write(text) if stream is None else gdb.write(text, stream)
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        gdb.write(text) if stream is None else gdb.write(text, stream)
+
+
 class _HelpShown(Exception):
     """-h printed the help: the command is done."""
 
@@ -75,7 +85,7 @@ class Command(gdb.Command):
         collecting = gc.isenabled()
         gc.disable()
         try:
-            args = self.parser.parse_args(gdb.string_to_argv(argument))
+            args = self.parser.parse_args(arrange(self.parser, gdb.string_to_argv(argument)))
             self.run(args, from_tty)
         except _HelpShown:
             return
@@ -98,6 +108,41 @@ class Command(gdb.Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         raise NotImplementedError
+
+    def note(self, message: str) -> None:
+        """A line to the user beside the command's output (on gdb's stderr)."""
+        write(f"{self.name}: {message}\n", gdb.STDERR)
+
+
+def _is_expression(word: str) -> bool:
+    """`-0x10`, `-8`, `-(x)`, `-$sp`: a negative expression, not an option."""
+    return len(word) > 1 and word[0] == "-" and (word[1].isdigit() or word[1] in "($&*.")
+
+
+def arrange(parser: argparse.ArgumentParser, words: Sequence[str]) -> list[str]:
+    """The words with every option (and its value) first and every other word after `--`:
+    so a word after an option is still a positional (`memdump /libc/ --first libc.bin`), and
+    a negative expression is never read as an option (`vmainfo $sp -0x10`). Unknown options
+    stay options, for argparse to name."""
+    takes_value = {flag: action.nargs != 0
+                   for action in parser._actions for flag in action.option_strings}
+    options: list[str] = []
+    positionals: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            positionals += words[i + 1:]
+            break
+        if word.startswith("-") and not _is_expression(word):
+            options.append(word)
+            if "=" not in word and takes_value.get(word) and i + 1 < len(words):
+                options.append(words[i + 1])
+                i += 1
+        else:
+            positionals.append(word)
+        i += 1
+    return [*options, "--", *positionals] if positionals else options
 
 
 def complete_choices(word: str, choices: Sequence[str], comma_list: bool = False) -> list[str]:

@@ -8,12 +8,14 @@ import gdb  # type: ignore[import-not-found]
 from gdbmem.analysis.lookup import find_region
 from gdbmem.errors import GdbmemError
 from gdbmem.target import current
-from gdbmem.units import MASK64
+from gdbmem.target.symbols import value_address
 
 
-def _region_of(name: str, value: gdb.Value):
+def _region_of(name: str, values: tuple):
+    if len(values) != 1:
+        raise gdb.GdbError(f"${name} takes one address: ${name}(ADDR), like ${name}($sp)")
     try:
-        address = int(value) & MASK64
+        address = value_address(values[0], "its argument")
         region = find_region(current().maps(), address)
     except GdbmemError as exc:
         raise gdb.GdbError(f"${name}: {exc}") from None
@@ -35,8 +37,8 @@ Example: x/8gx $vma_start($sp)"""
     def __init__(self) -> None:
         super().__init__("vma_start")
 
-    def invoke(self, value: gdb.Value) -> gdb.Value:
-        return _pointer(_region_of("vma_start", value).start)
+    def invoke(self, *values: gdb.Value) -> gdb.Value:
+        return _pointer(_region_of("vma_start", values).start)
 
 
 class VmaEnd(gdb.Function):
@@ -46,5 +48,5 @@ Example: dump memory heap.bin $vma_start(p) $vma_end(p)"""
     def __init__(self) -> None:
         super().__init__("vma_end")
 
-    def invoke(self, value: gdb.Value) -> gdb.Value:
-        return _pointer(_region_of("vma_end", value).end)
+    def invoke(self, *values: gdb.Value) -> gdb.Value:
+        return _pointer(_region_of("vma_end", values).end)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import gdb  # type: ignore[import-not-found]
-
-from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb
 from gdbmem.render.checks import check_report
 from gdbmem.snapshots import SESSION
@@ -41,4 +39,4 @@ class MemcheckCommand(Command):
         history = [r.snapshot for r in SESSION.records]
         text = check_report(snapshot, history, check_thresholds(), leak_min_growth_kb(),
                             args.json)
-        gdb.write(text if args.json else f"memcheck: {text}")
+        write(text if args.json else f"memcheck: {text}")

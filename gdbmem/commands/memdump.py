@@ -9,12 +9,12 @@ import time
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.spans import Span, between
-from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
 from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
 from gdbmem.render.dump import dump_description, dump_line
-from gdbmem.safefile import SafeFile, check_new
+from gdbmem.safefile import SafeFile, check_new, publish
 from gdbmem.scan import dump, walk
 from gdbmem.target import current
 from gdbmem.units import format_bytes
@@ -62,12 +62,12 @@ class _Progress:
         now = time.monotonic()
         if self.enabled and now - self.shown > 0.25:
             self.shown = now
-            gdb.write(f"\rmemdump: {format_bytes(done)} of {format_bytes(self.total)}")
+            write(f"\rmemdump: {format_bytes(done)} of {format_bytes(self.total)}")
             gdb.flush()
 
     def clear(self) -> None:
         if self.enabled and self.shown:
-            gdb.write("\r" + " " * 40 + "\r")
+            write("\r" + " " * 40 + "\r")
 
 
 class MemdumpCommand(Command):
@@ -77,7 +77,7 @@ class MemdumpCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         target = current()
-        resolved = resolve(args, target.regions())
+        resolved = resolve(args, target.regions(), file_follows=True)
         if len(resolved.rest) > 1:
             raise UsageError(f"too many arguments: {' '.join(resolved.rest[1:])}")
         if resolved.rest and len(resolved.spans) > 1:
@@ -86,28 +86,33 @@ class MemdumpCommand(Command):
         paths = resolved.rest or [_default_name(target.pid, s) for s in resolved.spans]
         check_new([p for path in paths for p in (path, path + ".json")], args.force)
         if resolved.note:
-            gdb.write(f"memdump: {resolved.note}\n", gdb.STDERR)
+            self.note(resolved.note)
         interactive = bool(from_tty) and os.isatty(1)
         reports = []
         with target.memory_reader() as reader:
             for span, path in zip(resolved.spans, paths):
                 skip = target.skipped(span, args.resident_only)
                 progress = _Progress(interactive, span.size)
+                data = SafeFile(path, args.force, self.note, publish_now=False)
+                meta = SafeFile(path + ".json", args.force, self.note, publish_now=False)
                 try:
-                    with SafeFile(path, args.force) as out:
+                    with data as out:
                         for start, end in between(skip, span.start, span.end):
                             out.reserve(start - span.start, end - start)
                         result = dump(walk(reader.read, span.start, span.end, skip),
-                                      out.write, out.skip, progress)
+                                      out.write, out.skip, progress,
+                                      hash_holes=not args.resident_only)
+                    info = dump_description(target.pid, target.exe(), span, path, result,
+                                            args.resident_only)
+                    with meta as out:
+                        out.write(jsonout.dumps(info).encode())
+                    publish([data, meta])  # both appear, or neither
                 finally:
                     progress.clear()
-                # The data first: should the description fail, the dump is not lost.
-                info = dump_description(target.pid, target.exe(), span, path, result,
-                                        args.resident_only)
-                with SafeFile(path + ".json", args.force) as meta:
-                    meta.write(jsonout.dumps(info).encode())
+                    data.discard()
+                    meta.discard()
                 reports.append(info)
                 if not args.json:
-                    gdb.write(dump_line(span, path, result))
+                    write(dump_line(span, path, result))
         if args.json:
-            gdb.write(jsonout.dumps(reports))
+            write(jsonout.dumps(reports))

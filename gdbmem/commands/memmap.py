@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import gdb  # type: ignore[import-not-found]
-
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
 from gdbmem.commands.base import (
     ArgumentParser,
@@ -14,6 +12,7 @@ from gdbmem.commands.base import (
     complete_choices,
     option_strings,
     trim_to_word,
+    write,
 )
 from gdbmem.commands.settings import colour_wanted
 from gdbmem.errors import TargetError, UsageError
@@ -41,7 +40,7 @@ Examples:
   memmap --range $sp-0x10000,$sp+0x10000
   memmap -x                      exactly pmap -x (also -d for pmap -d, -X for every field)
   memmap --json                  one object per region, every smaps field by the kernel's name""")
-parser.add_argument("name", nargs="?", metavar="NAME",
+parser.add_argument("name", nargs="*", metavar="NAME",
                     help="keep regions whose name holds NAME, or matches /REGEX/")
 parser.add_argument("--kind", metavar="K[,K]", help="keep regions of these kinds")
 parser.add_argument("--perms", metavar="P",
@@ -72,8 +71,11 @@ def _selection(args: argparse.Namespace) -> Selection:
         if not comma:
             raise UsageError(f"--range takes LO,HI, not {args.range!r}")
         address_range = (evaluate_address(lo), evaluate_address(hi))
+    if len(args.name) > 1:
+        raise UsageError(f"one NAME at a time, and {len(args.name)} words were given: a name "
+                         f"with spaces needs quotes, as in memmap '{' '.join(args.name)}'")
     return Selection(
-        name=args.name,
+        name=args.name[0] if args.name else None,
         kinds=parse_kinds(args.kind) if args.kind is not None else None,
         perms=args.perms,
         min_size_kb=parse_size(args.min_size) >> 10 if args.min_size is not None else None,
@@ -112,7 +114,7 @@ class MemmapCommand(Command):
             for line in (target.which, target.note()):
                 if line:
                     text = f"memmap: {line}\n" + text
-        gdb.write(text)
+        write(text)
 
     def complete(self, text: str, word: str):
         words = text.split()

@@ -10,7 +10,7 @@ import argparse
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.settings import colour_wanted, leak_min_growth_kb, snapshot_directory
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
@@ -18,7 +18,7 @@ from gdbmem.safefile import SafeFile
 from gdbmem.snapshots import SESSION, Record, read_records
 from gdbmem.target import current
 from gdbmem.target.gdbtarget import GdbTarget
-from gdbmem.target.symbols import location_of
+from gdbmem.target.symbols import breakpoint_location, location_of, stop_location
 
 parser = ArgumentParser(
     "memsnap",
@@ -60,12 +60,21 @@ parser.add_argument("label", nargs="*", metavar="LABEL",
                          "that is also a subcommand's name)")
 
 
-def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None) -> int:
-    return SESSION.add((target or current()).record(label, pc), snapshot_directory)
+def _warn(message: str) -> None:
+    write(f"memsnap: {message}\n", gdb.STDERR)
+
+
+def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None,
+         location: str | None = None) -> int:
+    """A snapshot now, its location named now (a later exec would name it from another
+    program): where the selected thread stopped, unless the caller knows better."""
+    record = (target or current()).record(label, pc)
+    record.location = stop_location() if location is None else location
+    return SESSION.add(record, snapshot_directory, _warn)
 
 
 def named(records: list[Record]) -> list[Record]:
-    """Fill in each record's location from its pc (left for later when it was taken)."""
+    """Fill in the location of records that were saved without one, from their pc."""
     for record in records:
         if not record.location and record.pc is not None:
             record.location = location_of(record.pc)
@@ -80,6 +89,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         self.every, self.stop_here, self.counted = every, stop_here, 0
         self.target: GdbTarget | None = None  # the target of the last hit, while it lasts
         self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
+        self.named: tuple[str, str] | None = None  # (program, where a hit stops), while it lasts
 
     def _address(self) -> int | None:
         """Where a hit stops, when the breakpoint has one place (gdb 13 tells)."""
@@ -88,6 +98,19 @@ class SnapshotBreakpoint(gdb.Breakpoint):
             return int(locations[0].address)
         return None
 
+    def _where(self, target: GdbTarget) -> str:
+        """Where a hit stops, named once for each program the process runs (an exec changes
+        it): as `info breakpoints` names the place, else as the stop shows it."""
+        program = target.program()
+        if self.named is None or self.named[0] != program:
+            locations = getattr(self, "locations", None)
+            where = (breakpoint_location(locations[0])
+                     if locations and len(locations) == 1 else None)
+            if where is None:
+                return stop_location()  # several places: each hit names its own
+            self.named = (program, where)
+        return self.named[1]
+
     def stop(self) -> bool:
         self.counted += 1
         if self.counted % self.every:
@@ -95,18 +118,19 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         try:  # never a traceback from inside gdb's event loop
             if self.target is None or not self.target.still_selected():
                 self.target = current()  # type: ignore[assignment]
-            take(f"hit {self.counted}{self.of_location}", self._address(), self.target)
+            take(f"hit {self.counted}{self.of_location}", self._address(), self.target,
+                 self._where(self.target))  # type: ignore[arg-type]
         except GdbmemError as exc:
-            gdb.write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
+            write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:
-            gdb.write(f"memsnap: no snapshot at hit {self.counted}: internal error: "
-                      f"{type(exc).__name__}: {exc}\n", gdb.STDERR)
+            write(f"memsnap: no snapshot at hit {self.counted}: internal error: "
+                  f"{type(exc).__name__}: {exc}\n", gdb.STDERR)
         return self.stop_here
 
 
 def _say_taken(number: int) -> None:
     (record,) = named([SESSION.get(number)])
-    gdb.write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
+    write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
               f"taken{' in ' + record.location if record.location else ''}\n")
 
 
@@ -157,7 +181,7 @@ class OnCommand(Command):
         except gdb.error as exc:
             raise UsageError(f"cannot set a breakpoint at {args.location!r}: {exc}") from None
         every = f"every {args.every} hits" if args.every > 1 else "each hit"
-        gdb.write(f"memsnap: breakpoint {breakpoint.number} at {args.location} takes a snapshot "
+        write(f"memsnap: breakpoint {breakpoint.number} at {args.location} takes a snapshot "
                   f"at {every}{' and stops' if args.stop else ''}\n")
 
 
@@ -166,8 +190,7 @@ class ListCommand(Command):
     parser = _json(_subcommand("list", "List the snapshots, one line each."))
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        journal = SESSION.journal.path if SESSION.journal else "none"
-        gdb.write(records_report(named(SESSION.records), args.json, journal))
+        write(records_report(named(SESSION.records), args.json, SESSION.journal_state()))
 
 
 class ShowCommand(Command):
@@ -179,7 +202,7 @@ class ShowCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         (record,) = named([SESSION.get(args.number)])
-        gdb.write(snapshot_report(args.number, record, args.json, not args.kb,
+        write(snapshot_report(args.number, record, args.json, not args.kb,
                                   colour_wanted(from_tty)))
 
 
@@ -192,7 +215,7 @@ class DiffCommand(Command):
     parser.add_argument("b", type=int, metavar="B")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        gdb.write(diff_report(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot,
+        write(diff_report(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot,
                               args.a, args.b, args.json, colour_wanted(from_tty)))
 
 
@@ -203,10 +226,12 @@ class TrendCommand(Command):
         "Verdicts: leak, growing, stable, shrinking (see `help memsnap`);\n"
         "`set gdbmem leak-min-growth KB` sets the smallest growth that counts.\n\n"
         "Example:\n  memsnap trend --json"))
+    parser.add_argument("--pid", type=int, metavar="N",
+                        help="the snapshots of process N (when they are of several)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        gdb.write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
-                               args.json, colour_wanted(from_tty)))
+        write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
+                           args.json, colour_wanted(from_tty), args.pid))
 
 
 class ClearCommand(Command):
@@ -216,7 +241,7 @@ class ClearCommand(Command):
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         count = len(SESSION.records)
         SESSION.clear()
-        gdb.write(f"memsnap: {count} snapshot{'s' if count != 1 else ''} forgotten\n")
+        write(f"memsnap: {count} snapshot{'s' if count != 1 else ''} forgotten\n")
 
 
 class SaveCommand(Command):
@@ -233,7 +258,7 @@ class SaveCommand(Command):
         with SafeFile(args.file, args.force) as out:
             for record in named(SESSION.records):
                 out.write((record.to_json() + "\n").encode("utf-8", "surrogateescape"))
-        gdb.write(f"memsnap: {len(SESSION.records)} snapshots -> {args.file}\n")
+        write(f"memsnap: {len(SESSION.records)} snapshots -> {args.file}\n")
 
 
 class LoadCommand(Command):
@@ -246,7 +271,7 @@ class LoadCommand(Command):
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         try:
             with open(args.file, "rb") as fh:
-                records = read_records(fh.read(), args.file)
+                records = read_records(fh.read(), args.file, self.note)
         except OSError as exc:
             raise OutputError(f"cannot read {args.file}: {exc.strerror}") from None
         except ParseError as exc:
@@ -254,8 +279,8 @@ class LoadCommand(Command):
         if not records:
             raise UsageError(f"{args.file} holds no snapshots")
         for record in records:
-            SESSION.add(record, snapshot_directory)
-        gdb.write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
+            SESSION.add(record, snapshot_directory, self.note)
+        write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
                   f"(now {len(SESSION.records)})\n")
 
 

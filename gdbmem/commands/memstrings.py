@@ -8,7 +8,7 @@ import re
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
 from gdbmem.errors import UsageError
 from gdbmem.render.dump import strings_report
@@ -49,14 +49,17 @@ parser.add_argument("--json", action="store_true",
                     help="print a JSON array of {address, string, encoding}")
 
 
+_LONGEST_MINIMUM = 1 << 20
+
+
 class MemstringsCommand(Command):
     name = "memstrings"
     parser = parser
     words = gdb.COMPLETE_EXPRESSION
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if args.minimum < 1:
-            raise UsageError("-n takes a length of 1 or more")
+        if not 1 <= args.minimum <= _LONGEST_MINIMUM:
+            raise UsageError(f"-n takes a length from 1 to {_LONGEST_MINIMUM}")
         if args.limit is not None and args.limit < 1:
             raise UsageError("--limit takes a number of strings, 1 or more")
         try:
@@ -70,7 +73,7 @@ class MemstringsCommand(Command):
         if args.output is not None:
             check_new([args.output], args.force)
         if resolved.note:
-            gdb.write(f"memstrings: {resolved.note}\n", gdb.STDERR)
+            self.note(resolved.note)
         with target.memory_reader() as reader:
             found = (f for span in resolved.spans
                      for f in find_strings(walk(reader.read, span.start, span.end,
@@ -81,9 +84,9 @@ class MemstringsCommand(Command):
             strings = list(itertools.islice(found, args.limit))
         text = strings_report(strings, args.json)
         if args.output is None:
-            gdb.write(text)
+            write(text)
             return
         with SafeFile(args.output, args.force) as out:
             out.write(text.encode("utf-8", "surrogateescape"))
         count = len(strings)
-        gdb.write(f"memstrings: {count} string{'' if count == 1 else 's'} -> {args.output}\n")
+        write(f"memstrings: {count} string{'' if count == 1 else 's'} -> {args.output}\n")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import NamedTuple
 
 from gdbmem.analysis.lookup import find_region
@@ -72,7 +73,15 @@ def _by_name(regions: list[Region], name: str, first: bool) -> tuple[list[Region
     return matched[:1], None
 
 
-def resolve(args: argparse.Namespace, regions: list[Region]) -> Resolved:
+# A second word that is a bare name: the end of a range, or a file name? Say which.
+_BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def resolve(args: argparse.Namespace, regions: list[Region], file_follows: bool = False
+            ) -> Resolved:
+    """The spans TARGET names, and the words after it. file_follows: a FILE may come next
+    (memdump), so a second word that is both a name gdb knows and a possible file name is
+    read as the end of a range, and the note says so."""
     words: list[str] = list(args.words)
     if args.kind is not None:
         kinds = parse_kinds(args.kind)
@@ -95,7 +104,11 @@ def resolve(args: argparse.Namespace, regions: list[Region]) -> Resolved:
     if len(words) >= 2 and not word.startswith(("[", "/")):
         start, end = _try_address(word), _try_address(words[1])
         if start is not None and end is not None:
-            return Resolved([range_span(regions, start, end)], words[2:], None)
+            note = None
+            if file_follows and _BARE_NAME.fullmatch(words[1]):
+                note = (f"read {words[1]!r} as the end of a range ({end:#x}); for a file of "
+                        f"that name write ./{words[1]}, or give START +LEN")
+            return Resolved([range_span(regions, start, end)], words[2:], note)
     if not word.startswith(("[", "/")):
         address = _try_address(word)
         if address is not None:

@@ -7,7 +7,7 @@ import argparse
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.lookup import describe_address
-from gdbmem.commands.base import ArgumentParser, Command
+from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.settings import colour_wanted
 from gdbmem.render.vmainfo import address_report
 from gdbmem.target import current
@@ -45,4 +45,4 @@ class VmainfoCommand(Command):
         info = describe_address(target.regions(), address)
         symbol = symbol_at(address) if info.mapped else None
         page = target.page_state(address) if info.mapped else None
-        gdb.write(address_report(info, symbol, page, args.json, colour_wanted(from_tty)))
+        write(address_report(info, symbol, page, args.json, colour_wanted(from_tty)))

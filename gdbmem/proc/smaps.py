@@ -37,11 +37,11 @@ def _field_value(name: str, text: bytes, line_number: int, line: bytes) -> Any:
         return text.decode("ascii", "replace").split()
     text = text.strip()
     if text.endswith(b" kB") or text == b"kB":
-        try:
-            return int(text[:-3])
-        except ValueError:
+        digits = text[:-3].strip()
+        if not digits.isdigit():  # a size is never negative
             raise ParseError(f"{name} is not a number of kB", line_number,
-                             line.decode("utf-8", "replace")) from None
+                             line.decode("utf-8", "replace"))
+        return int(digits)
     if text.isdigit():
         return int(text)
     return text.decode("utf-8", "replace")
@@ -104,9 +104,11 @@ class _Columns:
         if _column_is_regular(raw, prefix, kb):
             if kb:
                 try:
-                    return [int(line[skip:-3]) for line in raw]
+                    values = [int(line[skip:-3]) for line in raw]
+                    if min(values, default=0) >= 0:
+                        return values
                 except ValueError:
-                    pass  # a bad number: the walk below names its line
+                    pass  # a bad or negative number: the walk below names its line
             elif name == "VmFlags":
                 return [line[skip:].decode("ascii", "replace").split() for line in raw]
         # Slow, and only for a malformed column: name its first bad line.
@@ -243,9 +245,11 @@ class _ColumnParser:
             if not (line.startswith(prefix) and line.endswith(b" kB")):
                 return None
             try:
-                number[line] = int(line[skip:-3])
+                number[line] = value = int(line[skip:-3])
             except ValueError:
                 return None
+            if value < 0:
+                return None  # the line walk names it
         return list(map(number.__getitem__, column))
 
     def feed(self, lines: list[bytes]) -> bool:

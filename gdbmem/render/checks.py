@@ -16,7 +16,9 @@ TREND_MINIMUM = 4
 def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thresholds,
                  min_growth_kb: int, as_json: bool) -> str:
     """The findings on `current`, with the trends of `history` (memsnap's snapshots, or a
-    capture's samples) once there are TREND_MINIMUM of them."""
+    capture's samples) once there are TREND_MINIMUM of them: only those of the same process
+    (snapshots loaded from another program, or of a fork's child, say nothing of this one)."""
+    history = [s for s in history if s.pid == current.pid]
     region_trends = (trends(history, min_growth_kb) if len(history) >= TREND_MINIMUM else [])
     findings = check(current, thresholds, region_trends)
     if as_json:

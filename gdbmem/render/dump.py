@@ -25,7 +25,9 @@ def dump_description(pid: int, exe: str, span: Span, path: str, result: DumpResu
         "regions": [{"start": r.start, "end": r.end, "perms": r.perms, "path": r.path,
                      "kind": r.kind} for r in span.regions],
         "holes": [h.to_dict() for h in result.holes],
-        "resident_only": resident_only, "sha256": result.sha256, "created": time.time(),
+        "resident_only": resident_only, "sha256": result.sha256,
+        # A sparse dump's digest is of its data extents: the file without its holes.
+        "sha256_of": "data extents" if resident_only else "file", "created": time.time(),
     }
 
 

@@ -113,9 +113,17 @@ def snapshot_report(number: int, record: Record, as_json: bool, human: bool = Tr
             + region_table(snapshot.regions, human, colour) + summary_line(summary, human))
 
 
+def _processes(snapshots: Sequence[Snapshot]) -> list[int]:
+    """The pids the snapshots are of, in order (0, a capture that does not say, is none)."""
+    return list(dict.fromkeys(s.pid for s in snapshots if s.pid))
+
+
 def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json: bool,
                 colour: bool = False) -> str:
     """memsnap diff A B, and gdbmem diff."""
+    if len(_processes([a, b])) > 1:
+        raise UsageError(f"#{a_number} is of process {a.pid} and #{b_number} of process "
+                         f"{b.pid}: a diff compares snapshots of one process")
     result = diff(a, b)
     if not as_json:
         return diff_text(result, a_number, b_number, colour)
@@ -131,8 +139,19 @@ def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json:
 
 
 def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
-                 colour: bool = False) -> str:
-    """memsnap trend, and gdbmem trend."""
+                 colour: bool = False, pid: int | None = None) -> str:
+    """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
+    when they are of several: a fork's child, a program run again)."""
+    processes = _processes(snapshots)
+    if pid is not None:
+        if pid not in processes:
+            raise UsageError(f"no snapshot is of process {pid} (they are of "
+                             f"{', '.join(map(str, processes)) or 'no known process'})")
+        snapshots = [s for s in snapshots if s.pid == pid]
+    elif len(processes) > 1:
+        raise UsageError(f"the snapshots are of {len(processes)} processes "
+                         f"({', '.join(map(str, processes))}): a trend follows one, so choose "
+                         "it with --pid N")
     if len(snapshots) < 2:
         raise UsageError("a trend needs two snapshots or more "
                          f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")

@@ -12,7 +12,7 @@ from gdbmem.analysis.totals import (
     field_totals,
     pmap_device_totals,
     process_summary,
-    sum_known,
+    sum_figures,
     totals,
 )
 from gdbmem.errors import UsageError
@@ -75,7 +75,7 @@ def region_table(regions: Sequence[Region], human: bool = True, colour: bool = F
     ]
     if with_totals:  # analysis.totals.totals(), from the columns already gathered
         count = len(regions)
-        footer = ("", "", f(sum(sizes)), "", "", *(f(sum_known(v)) for v in figures), "",
+        footer = ("", "", f(sum(sizes)), "", "", *(f(sum_figures(v)) for v in figures), "",
                   f"total of {count} region{'s' if count != 1 else ''}")
         for column_cells, cell in zip(cells, footer):
             column_cells.append(cell)
@@ -104,7 +104,7 @@ def group_table(groups: Sequence[Group], human: bool = True, colour: bool = Fals
     rows = []
     for g in groups:
         t = totals(g.regions)
-        uss_kb = sum_known([r.uss_kb for r in g.regions])
+        uss_kb = sum_figures([r.uss_kb for r in g.regions])
         rows.append((str(t.count), f(t.size_kb), f(t.rss_kb), f(t.pss_kb), f(uss_kb),
                      f(t.dirty_kb), f(t.swap_kb), g.kind, g.name))
     return render_table(GROUP_COLUMNS, list(zip(*rows)) or [[] for _ in GROUP_COLUMNS], colour)

@@ -36,7 +36,16 @@ class LocalProcess(GdbTarget):
             raise TargetError(f"process {self.pid} has exited")
 
     def read_proc(self, name: str, keep_open: bool = False) -> bytes:
-        return procread.read_whole(self.pid, name, keep_open)
+        data = procread.read_whole(self.pid, name, keep_open)
+        if not data and name in ("smaps", "maps"):
+            self.check_exited()
+        return data
+
+    def check_exited(self) -> None:
+        """A process always has mappings; empty ones are of a process killed and not yet
+        waited for (a zombie keeps its /proc), or gone."""
+        if not procread.alive(self.pid):
+            raise procread.exited(self.pid)
 
     def measured_map(self, with_rollup: bool) -> tuple[list[Region], dict | None]:
         # The rollup's reader starts first, so the kernel writes it while we parse smaps.
@@ -46,6 +55,8 @@ class LocalProcess(GdbTarget):
         try:
             regions = parse_smaps_chunks(procread.ProcReader(self.pid, "smaps").chunks(),
                                          summed=rollup_reader is None)
+            if not regions:
+                self.check_exited()
             rollup = (parse_smaps_rollup(b"".join(rollup_reader.chunks()))
                       if rollup_reader is not None else None)
         except ParseError as exc:
@@ -57,7 +68,7 @@ class LocalProcess(GdbTarget):
 
     def maps(self) -> list[Region]:
         try:
-            return parse_maps(self.read_proc("maps"))
+            return parse_maps(self.read_proc("maps"))  # read_proc: a zombie's are empty
         except ParseError as exc:
             raise TargetError(f"unexpected /proc/{self.pid}/maps: {exc}") from None
 

@@ -17,6 +17,15 @@ def evaluate_address(expression: str) -> int:
         raise TargetError("an address expression is needed, like $sp or &var")
     try:
         value = gdb.parse_and_eval(expression)
+    except gdb.error as exc:
+        raise TargetError(f"cannot evaluate {expression!r}: {exc}") from None
+    return value_address(value, expression)
+
+
+def value_address(value: gdb.Value, expression: str = "the value") -> int:
+    """A gdb value as an address: a pointer or number as it is, a function or an array by
+    where it is (as `x` takes them)."""
+    try:
         code = value.type.strip_typedefs().code
         if code in (gdb.TYPE_CODE_FUNC, gdb.TYPE_CODE_ARRAY) and value.address is not None:
             value = value.address
@@ -25,7 +34,7 @@ def evaluate_address(expression: str) -> int:
                               f"try &{expression}")
         return int(value) & MASK64
     except gdb.error as exc:
-        raise TargetError(f"cannot evaluate {expression!r}: {exc}") from None
+        raise TargetError(f"cannot take {expression!r} as an address: {exc}") from None
 
 
 def location_of(pc: int) -> str:
@@ -42,6 +51,35 @@ def location_of(pc: int) -> str:
     if sal.symtab is None:
         return name
     return f"{name} at {sal.symtab.filename}:{sal.line}"
+
+
+def stop_location() -> str:
+    """Where the selected thread stopped, named as gdb names it: the function of the newest
+    frame that is not inlined code (a Rust program stopped in main.rs:8 is in main, not in
+    the core::intrinsics function inlined there), at the line it is at."""
+    try:
+        frame = gdb.newest_frame()
+        while frame.type() == gdb.INLINE_FRAME and frame.older() is not None:
+            frame = frame.older()
+        function = frame.function()
+        name = function.print_name if function is not None else (frame.name() or
+                                                                  f"{frame.pc():#x}")
+        sal = frame.find_sal()
+    except (gdb.error, RuntimeError):
+        return ""
+    if sal.symtab is None:
+        return name
+    return f"{name} at {sal.symtab.filename}:{sal.line}"
+
+
+def breakpoint_location(location: object) -> str | None:
+    """A gdb.BreakpointLocation (gdb 13) as `function at file:line`, as `info breakpoints`
+    names it; None where gdb does not tell."""
+    function = getattr(location, "function", None)
+    source = getattr(location, "source", None)
+    if not function:
+        return None
+    return f"{function} at {source[0]}:{source[1]}" if source else function
 
 
 _INFO_SYMBOL_RE = re.compile(r"(.*?) in section (\S+)(?: of (.*))?")

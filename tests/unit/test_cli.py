@@ -98,8 +98,10 @@ def test_capture_a_live_process_and_one_that_exits(tmp_path):
                                "--every", "50ms", "--count", "3", "--out", str(tmp_path / "c")],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.count("gdbmem: sample ") == 3
         (journal,) = (tmp_path / "c").iterdir()
+        # Not at a terminal: no progress lines, one line at the end.
+        assert done.stdout == f"gdbmem: 3 samples of {layout.pid} -> {journal}\n"
+        assert done.stderr == ""
         trend = subprocess.run([sys.executable, "-m", "gdbmem", "trend", str(journal), "--json"],
                                capture_output=True, text=True, timeout=60)
         result = json.loads(trend.stdout)

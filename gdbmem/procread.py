@@ -32,16 +32,25 @@ def open_proc(pid: int, name: str) -> int:
         raise read_error(pid, name, exc) from None
 
 
+_PF_EXITING = 0x4  # the kernel's task flag, set as do_exit() starts, before the mm goes
+
+
 def alive(pid: int) -> bool:
-    """Whether the process still has its memory: it exists and is not a zombie (a killed
-    process that nobody has waited for yet keeps its /proc, with empty maps)."""
+    """Whether the process still has its memory: it exists, is not exiting (a read of its
+    smaps while it exits is cut short: the mappings go one by one) and is not a zombie (a
+    killed process nobody has waited for yet keeps its /proc, with empty maps)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             stat = fh.read()
     except OSError:
         return False
-    state = stat[stat.rfind(b")") + 2:][:1]
-    return state not in (b"Z", b"X", b"x", b"")
+    # After the command's closing ')': state ppid pgrp session tty_nr tpgid flags ...
+    fields = stat[stat.rfind(b")") + 2:].split()
+    try:
+        state, flags = fields[0], int(fields[6])
+    except (IndexError, ValueError):
+        return False
+    return state not in (b"Z", b"X", b"x") and not flags & _PF_EXITING
 
 
 def exited(pid: int) -> TargetError:

@@ -25,6 +25,7 @@ import stat
 from collections.abc import Callable, Sequence
 
 from gdbmem.errors import OutputError
+from gdbmem.units import format_bytes
 
 # The name part kept in a temporary file's name: with `.`, the pid and the token it stays
 # well under the 255 bytes a file name may have, however long the real name.
@@ -89,7 +90,7 @@ def sweep(directory: str) -> list[str]:
             os.unlink(path)
         except OSError:
             continue
-        removed.append(f"{path} ({info.st_blocks * 512 >> 20} MiB on disk)")
+        removed.append(f"{path} ({format_bytes(info.st_blocks * 512)} on disk)")
     return removed
 
 

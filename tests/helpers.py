@@ -11,7 +11,8 @@ from gdbmem.model import Region
 from gdbmem.proc import parse_maps, parse_smaps, parse_smaps_rollup
 from gdbmem.target import Target
 
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def fixture(name: str) -> bytes:

@@ -1,0 +1,335 @@
+"""gdbmem's promises, outside gdb: files published whole and together, stale parts swept,
+journals created exclusively and read back whole or with their torn tail dropped, records
+with impossible numbers refused, one series per process, totals over unknowns unknown,
+negative sizes refused, sparse dumps hashed by their data, and the gdbmem command's odd
+input answered in one line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gdbmem.analysis.checks import DEFAULTS
+from gdbmem.analysis.totals import process_summary, totals
+from gdbmem.errors import OutputError, ParseError, UsageError
+from gdbmem.model import Hole, Snapshot
+from gdbmem.proc import parse_smaps
+from gdbmem.render.checks import check_report
+from gdbmem.render.growth import diff_report, trend_report
+from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
+from gdbmem.scan import Piece, dump, extents_digest
+from gdbmem.snapshots import Journal, Record, Session, new_journal, read_records
+from tests.helpers import ROOT, fixture
+
+SMAPS = fixture("layout.smaps")
+
+
+def gdbmem(*argv: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gdbmem", *argv], capture_output=True,
+                          text=True, timeout=60, cwd=cwd,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def one_line_error(done: subprocess.CompletedProcess, expected: str) -> None:
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert expected in done.stderr, done.stderr
+
+
+# Files ---------------------------------------------------------------------------------------
+
+def test_files_published_together_or_not_at_all(tmp_path):
+    (tmp_path / "b.json").write_text("already here")
+    data = SafeFile(str(tmp_path / "b"), publish_now=False)
+    meta = SafeFile(str(tmp_path / "b.json"), force=True, publish_now=False)
+    with data as out:
+        out.write(b"dump")
+    with meta as out:
+        out.write(b"{}")
+    (tmp_path / "b.json").unlink()
+    os.mkdir(tmp_path / "b.json")  # became a directory meanwhile: the second cannot publish
+    with pytest.raises(OutputError, match="is a directory"):
+        publish([data, meta])
+    assert sorted(os.listdir(tmp_path)) == ["b.json"]  # the first was taken back
+    assert os.listdir(tmp_path / "b.json") == []
+
+
+def test_a_long_name_keeps_a_short_temporary_name(tmp_path):
+    name = "n" * 250
+    with SafeFile(str(tmp_path / name)) as out:
+        assert len(os.path.basename(out.temporary)) < 128
+        out.write(b"x")
+    assert os.listdir(tmp_path) == [name]
+
+
+def test_stale_parts_of_dead_writers_are_swept(tmp_path):
+    gone = subprocess.Popen(["true"])  # a pid that has exited
+    gone.wait()
+    stale = tmp_path / f".dump.bin.{gone.pid}.12345678.part"
+    stale.write_bytes(bytes(8192))
+    kept = [tmp_path / f".dump.bin.{os.getppid()}.12345678.part",  # a live pid
+            tmp_path / f".dump.bin.{gone.pid}.part.txt",  # not ours
+            tmp_path / "dump.bin"]
+    for path in kept:
+        path.write_bytes(b"k")
+    os.mkdir(tmp_path / f".d.{gone.pid}.12345678.part")  # not a regular file
+    said = []
+    with SafeFile(str(tmp_path / "new.bin"), notify=said.append) as out:
+        out.write(b"n")
+    assert not stale.exists() and all(p.exists() for p in kept)
+    assert said == [f"removed {stale} (8K on disk), left by a gdbmem that was killed "
+                    "while writing"]
+    assert sweep(str(tmp_path)) == []
+
+
+def test_growing_files_are_created_exclusively(tmp_path):
+    precious = tmp_path / "precious"
+    precious.write_text("mine")
+    os.chmod(precious, 0o644)
+    (tmp_path / "snapshots-1.jsonl").symlink_to(precious)
+    with pytest.raises(OutputError, match="gdbmem never appends to a file it did not create"):
+        create_exclusive(str(tmp_path / "snapshots-1.jsonl"))
+    journal = new_journal(str(tmp_path), "snapshots-1")
+    assert journal.path == str(tmp_path / "snapshots-1-2.jsonl")
+    journal.append(Record(1, 1.0, SMAPS))
+    journal.close()
+    assert precious.read_text() == "mine" and oct(precious.stat().st_mode)[-3:] == "644"
+    assert oct(os.stat(journal.path).st_mode)[-3:] == "600"
+    with pytest.raises(OutputError, match="cannot use the directory"):
+        new_journal(str(precious / "sub"), "x")
+
+
+# Journals --------------------------------------------------------------------------------------
+
+def journal_bytes(count: int = 3) -> tuple[bytes, list[int]]:
+    """A journal of `count` records (the second's smaps the same as the first's), and where
+    each record ends."""
+    parts, ends = [], []
+    previous = None
+    for n in range(count):
+        smaps = SMAPS if n < 2 else SMAPS.replace(b"Rss:                  72 kB",
+                                                   b"Rss:                  76 kB", 1)
+        record = Record(7, 100.0 + n, smaps, label=f"#{n}", pc=0x401000 + n)
+        parts.append(record.to_framed(same_as_previous=smaps is previous))
+        previous = smaps
+        ends.append(sum(map(len, parts)))
+    return b"".join(parts), ends
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_journal_cut_anywhere_loads_its_complete_records(data):
+    whole, ends = journal_bytes()
+    cut = data.draw(st.integers(0, len(whole)))
+    said: list[str] = []
+    records = read_records(whole[:cut], "j", said.append)
+    complete = sum(1 for end in ends if end <= cut)
+    assert [r.label for r in records] == [f"#{n}" for n in range(complete)]
+    assert said == ([] if cut in (0, *ends) else [
+        f"j: the last record is cut short (gdb was killed while writing it?): dropped; "
+        f"{complete} complete snapshot{'s' if complete != 1 else ''} read"])
+    if cut not in (0, *ends):
+        with pytest.raises(ParseError):  # without `torn`, as strict as before
+            read_records(whole[:cut], "j")
+
+
+def test_damage_inside_a_journal_is_still_an_error():
+    whole, ends = journal_bytes()
+    damaged = whole[:ends[0]] + b"{not json}\n" + whole[ends[0]:]
+    with pytest.raises(ParseError, match="line"):
+        read_records(damaged, "j", lambda message: None)
+
+
+@pytest.mark.parametrize("key, raw, why", [
+    ("pid", "Infinity", "pid is not a whole number"),
+    ("pid", "1e400", "pid is not a whole number"),
+    ("pid", "true", "pid is not a whole number"),
+    ("pid", "-1", "pid is not a whole number"),
+    ("pc", "1e400", "pc is not a whole number"),
+    ("taken_at", "NaN", "taken_at is not a finite number"),
+    ("threads", "[[1, 2, 1e99]]", "a stack pointer is not a whole number"),
+    ("label", '{"x": 1}', "label is not a string"),
+])
+def test_records_with_impossible_numbers_are_refused(key, raw, why):
+    record = json.loads(Record(1, 5.0, b"").to_json())
+    record[key] = "@"
+    line = json.dumps(record).replace('"@"', raw) + "\n"
+    with pytest.raises(ParseError, match=why):
+        read_records(line.encode())
+
+
+def test_deep_nesting_is_a_parse_error():
+    with pytest.raises(ParseError, match="not a snapshot record"):
+        read_records(b'{"x":' * 100000 + b"1" + b"}" * 100000 + b"\n")
+
+
+def test_the_session_keeps_snapshots_when_the_journal_fails(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    session, said = Session(), []
+    for n in range(3):
+        assert session.add(Record(1, float(n), SMAPS), lambda: str(blocker / "j"),
+                           said.append) == n + 1
+    assert len(said) == 1 and said[0].startswith("the journal stopped (cannot use the directory")
+    assert session.journal_state().startswith("stopped: cannot use the directory")
+    session.clear()
+    session.add(Record(1, 9.0, SMAPS), lambda: str(tmp_path / "ok"), said.append)
+    assert session.journal_state().startswith(str(tmp_path / "ok" / "snapshots-"))
+
+
+def test_a_full_disk_takes_the_part_written_back(tmp_path):
+    journal = Journal.__new__(Journal)
+    journal.path, journal.last_smaps = "/dev/full", None
+    journal.fd = os.open("/dev/full", os.O_WRONLY)
+    with pytest.raises(OutputError, match="cannot append to the journal /dev/full"):
+        journal.append(Record(1, 1.0, SMAPS))
+    journal.close()
+
+
+# One series per process ------------------------------------------------------------------------
+
+def snapshots_of(*pids: int) -> list[Snapshot]:
+    return [Record(pid, float(n), SMAPS).snapshot for n, pid in enumerate(pids)]
+
+
+def test_trend_and_diff_follow_one_process():
+    mixed = snapshots_of(10, 10, 11, 11, 10)
+    with pytest.raises(UsageError, match=r"of 2 processes \(10, 11\): a trend follows one, "
+                                         "so choose it with --pid N"):
+        trend_report(mixed, 64, True)
+    assert json.loads(trend_report(mixed, 64, True, pid=10))["snapshots"] == 3
+    with pytest.raises(UsageError, match="no snapshot is of process 12"):
+        trend_report(mixed, 64, True, pid=12)
+    with pytest.raises(UsageError, match="#1 is of process 10 and #3 of process 11"):
+        diff_report(mixed[0], mixed[2], 1, 3, True)
+    # A capture that does not say its pid (0) goes with any.
+    assert json.loads(trend_report(snapshots_of(0, 10, 10), 64, True))["snapshots"] == 3
+
+
+def test_memcheck_judges_a_process_by_its_own_snapshots():
+    grown = SMAPS.replace(b"Rss:                  72 kB", b"Rss:                 9072 kB", 1)
+    other = [Record(99, float(n), grown if n > 2 else SMAPS).snapshot for n in range(8)]
+    live = Record(10, 9.0, SMAPS).snapshot
+    assert json.loads(check_report(live, other, DEFAULTS, 64, True)) == [
+        {"finding": "deleted-file", "why": "mapped files deleted or replaced on disk since "
+         "(an upgrade under a running process?)",
+         "regions": ["/tmp/tmp.L6H94ykvre/layout-deleted.bin (deleted)"]}]
+
+
+# Figures ---------------------------------------------------------------------------------------
+
+def test_a_total_over_an_unknown_is_unknown(tmp_path):
+    cut = SMAPS[: SMAPS.rindex(b"Swap:")]  # the last region loses Swap and what follows
+    regions = parse_smaps(cut)
+    assert regions[-1].swap_kb is None and regions[0].swap_kb == 0
+    assert totals(regions).swap_kb is None and totals(regions).rss_kb == 2796
+    assert process_summary(None, regions).swap_kb is None
+    (tmp_path / "cut.smaps").write_bytes(cut)
+    done = gdbmem("map", str(tmp_path / "cut.smaps"), "-k")
+    assert done.returncode == 0, done.stderr
+    *_, total, summary = done.stdout.splitlines()
+    assert total.split()[:5] == ["72472", "2796", "1569", "1364", "?"]
+    assert "Swap ?" in summary
+
+
+@pytest.mark.parametrize("line", [b"Rss:                  -5 kB", b"Rss:                 - kB"])
+def test_a_negative_size_is_a_parse_error(line):
+    bad = SMAPS.replace(b"Rss:                  72 kB", line, 1)
+    with pytest.raises(ParseError, match="Rss is not a number of kB"):
+        parse_smaps(bad)
+    wide = SMAPS.replace(b"Locked:                0 kB", b"Locked:               -1 kB", 1)
+    with pytest.raises(ParseError, match="Locked is not a number of kB"):
+        parse_smaps(wide)[0].fields["Locked"]
+
+
+# Sparse dumps -----------------------------------------------------------------------------------
+
+def test_a_sparse_dumps_digest_is_of_its_data(tmp_path):
+    pieces = [Piece(0x1000, b"a" * 100, None), Piece(0x1064, None, Hole(0x1064, 0x9000, "x")),
+              Piece(0x9000, b"b" * 50, None)]
+    written = bytearray()
+    result = dump(pieces, written.extend, lambda n: written.extend(bytes(n)), hash_holes=False)
+    assert result.sha256 == hashlib.sha256(b"a" * 100 + b"b" * 50).hexdigest()
+    assert result.sha256 == extents_digest(lambda o, n: bytes(written[o:o + n]), len(written),
+                                           result.holes, 0x1000)
+    full = dump(pieces, lambda b: None, lambda n: None)
+    assert full.sha256 == hashlib.sha256(bytes(written)).hexdigest()
+
+
+def test_verify_a_dump(tmp_path):
+    data = b"a" * 4096 + bytes(8192) + b"b" * 4096
+    (tmp_path / "d.bin").write_bytes(data)
+    holes = [{"start": 0x11000, "end": 0x13000, "reason": "not resident"}]
+    digest = hashlib.sha256(b"a" * 4096 + b"b" * 4096).hexdigest()
+    description = {"start": 0x10000, "size": len(data), "holes": holes, "sha256": digest,
+                   "sha256_of": "data extents"}
+    (tmp_path / "d.bin.json").write_text(json.dumps(description))
+    done = gdbmem("verify", str(tmp_path / "d.bin"))
+    assert done.stdout == (f"{tmp_path}/d.bin: ok (the sha256 of its data extents is the one "
+                           "described)\n")
+    (tmp_path / "d.bin").write_bytes(data[:-1] + b"c")
+    one_line_error(gdbmem("verify", str(tmp_path / "d.bin.json")), "does not match")
+    (tmp_path / "d.bin.json").write_text("{")
+    one_line_error(gdbmem("verify", str(tmp_path / "d.bin")), "not a memdump description")
+
+
+# The gdbmem command's odd input -----------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [
+    '{"format":"gdbmem-snapshot-1","pid":Infinity,"taken_at":1,"smaps":""}',
+    '{"format":"gdbmem-snapshot-1","pid":1,"pc":1e400,"taken_at":1,"smaps":""}',
+    '{"format":"gdbmem-snapshot-1","pid":1,"taken_at":NaN,"smaps":""}',
+    '{"x":' * 50000 + "1" + "}" * 50000,
+])
+def test_bad_records_get_one_line(tmp_path, content):
+    (tmp_path / "bad.jsonl").write_text(content + "\n")
+    for command in ("trend", "map", "check"):
+        one_line_error(gdbmem(command, str(tmp_path / "bad.jsonl"), "--json"),
+                       "not a snapshot record")
+
+
+def test_capture_odd_input(tmp_path):
+    existing = tmp_path / "a-file"
+    existing.write_text("")
+    pid = str(os.getpid())
+    for out, expected in ((existing, "cannot use the directory"),
+                          ("/proc/foo", "cannot use the directory"),
+                          ("/dev/full", "cannot use the directory")):
+        one_line_error(gdbmem("capture", pid, "--count", "1", "--out", str(out)), expected)
+    one_line_error(gdbmem("capture", pid, "--every", "99999999999999h", "--out", str(tmp_path)),
+                   "longer than a week")
+    one_line_error(gdbmem("capture", "999999999", "--out", str(tmp_path / "none")),
+                   "no process 999999999")
+    assert not (tmp_path / "none").exists()
+
+
+def test_a_sample_of_a_process_that_exits_is_dropped(tmp_path):
+    from gdbmem.cli import _sample
+
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        for _ in range(500):  # until the loader has mapped libc: the map is then settled
+            if b"libc.so" in _sample(child.pid):
+                break
+            time.sleep(0.01)
+        whole = _sample(child.pid).count(b"\nVmFlags:")
+        assert whole > 5
+        child.kill()
+        # While it exits its smaps loses one mapping after another: every read from the kill
+        # on is either the whole map (the signal not yet taken) or no sample at all.
+        seen = set()
+        while child.poll() is None:
+            data = _sample(child.pid)
+            seen.add(None if data is None else data.count(b"\nVmFlags:"))
+        assert seen <= {whole, None}
+    finally:
+        child.wait()
+    assert _sample(child.pid) is None  # gone

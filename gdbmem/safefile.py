@@ -30,7 +30,10 @@ from gdbmem.units import format_bytes
 # The name part kept in a temporary file's name: with `.`, the pid and the token it stays
 # well under the 255 bytes a file name may have, however long the real name.
 _NAME_KEPT = 96
-_PART_RE = re.compile(r"\..*\.(\d+)\.[0-9a-f]{8}\.part\Z", re.DOTALL)
+# Ours: .NAME.PID.TOKEN.part, and .NAME.PID.part as gdbmem 0.1 named them (tried second:
+# a token of eight digits must not be read as a pid).
+_PART_RES = (re.compile(r"\..*\.(\d+)\.[0-9a-f]{8}\.part\Z", re.DOTALL),
+             re.compile(r"\..*\.(\d+)\.part\Z", re.DOTALL))
 
 Notify = Callable[[str], None]
 
@@ -79,7 +82,7 @@ def sweep(directory: str) -> list[str]:
     except OSError:
         return []
     for name in names:
-        m = _PART_RE.match(name)
+        m = _PART_RES[0].match(name) or _PART_RES[1].match(name)
         if m is None or int(m.group(1)) == os.getpid() or os.path.exists(f"/proc/{m.group(1)}"):
             continue
         path = os.path.join(directory, name)

@@ -1,4 +1,5 @@
-"""The one JSON writer: compact, stable key order, paths with odd bytes kept as escapes."""
+"""The one JSON writer: compact, stable key order, paths with odd bytes kept as escapes, and
+always valid JSON (a NaN or an infinity is a bug of ours to report, never output)."""
 
 from __future__ import annotations
 
@@ -7,4 +8,4 @@ from typing import Any
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) + "\n"
+    return json.dumps(value, separators=(",", ":"), allow_nan=False) + "\n"

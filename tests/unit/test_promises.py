@@ -75,6 +75,8 @@ def test_stale_parts_of_dead_writers_are_swept(tmp_path):
     gone.wait()
     stale = tmp_path / f".dump.bin.{gone.pid}.12345678.part"
     stale.write_bytes(bytes(8192))
+    older = tmp_path / f".old.bin.{gone.pid}.part"  # as gdbmem 0.1 named its parts
+    older.write_bytes(bytes(4096))
     kept = [tmp_path / f".dump.bin.{os.getppid()}.12345678.part",  # a live pid
             tmp_path / f".dump.bin.{gone.pid}.part.txt",  # not ours
             tmp_path / "dump.bin"]
@@ -84,9 +86,10 @@ def test_stale_parts_of_dead_writers_are_swept(tmp_path):
     said = []
     with SafeFile(str(tmp_path / "new.bin"), notify=said.append) as out:
         out.write(b"n")
-    assert not stale.exists() and all(p.exists() for p in kept)
-    assert said == [f"removed {stale} (8K on disk), left by a gdbmem that was killed "
-                    "while writing"]
+    assert not stale.exists() and not older.exists() and all(p.exists() for p in kept)
+    assert sorted(said) == sorted(f"removed {path} ({size} on disk), left by a gdbmem that was "
+                                  "killed while writing" for path, size in ((stale, "8K"),
+                                                                            (older, "4K")))
     assert sweep(str(tmp_path)) == []
 
 

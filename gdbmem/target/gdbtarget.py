@@ -12,6 +12,11 @@ from gdbmem.kinds import ThreadStackPointer
 from gdbmem.target.base import Target
 from gdbmem.units import MASK64
 
+# Each thread's stack pointer at the last stop that could read it, by (pid, LWP): a stack
+# does not move while its thread lives, so it names the stack of a thread running now.
+_KNOWN_STACKS: dict[tuple[int, int], int] = {}
+_KNOWN_LIMIT = 1 << 14
+
 
 class GdbTarget(Target):
     """A target reached through gdb's selected inferior and its connection."""
@@ -58,6 +63,26 @@ class GdbTarget(Target):
     def thread_stack_pointers(self) -> list[ThreadStackPointer]:
         return self.stack_pointers_by_switching()
 
+    def remember_stack(self, lwp: int, sp: int) -> None:
+        if len(_KNOWN_STACKS) >= _KNOWN_LIMIT:
+            _KNOWN_STACKS.clear()
+        _KNOWN_STACKS[self.pid, lwp] = sp
+
+    def stack_of_running(self, lwp: int, thread: gdb.InferiorThread | None) -> int | None:
+        """An address inside the stack of a thread that runs now (gdb 13 runs all-stop on a
+        non-stop target: while a breakpoint's stop() runs, the other threads run on, and
+        their registers cannot be read): its stack pointer at an earlier stop, else its
+        pthread_t, which glibc places at the top of the thread's own stack mapping. None
+        for the main thread (its pthread_t is not on its stack; the kernel names [stack])."""
+        known = _KNOWN_STACKS.get((self.pid, lwp))
+        if known is not None or thread is None or lwp == self.pid:
+            return known
+        try:
+            handle = thread.handle()
+        except (gdb.error, RuntimeError, AttributeError, NotImplementedError):
+            return None
+        return int.from_bytes(handle, "little") or None if handle else None
+
     def stack_pointers_by_switching(self) -> list[ThreadStackPointer]:
         """Each stopped thread's $sp, read by switching gdb to it (the selection is put back)."""
         selected = gdb.selected_thread()
@@ -68,14 +93,21 @@ class GdbTarget(Target):
         out = []
         try:
             for thread in self.inferior.threads():
-                if not thread.is_valid() or thread.is_running() or thread.is_exited():
-                    continue  # non-stop mode: a running thread has no registers to read
+                if not thread.is_valid() or thread.is_exited():
+                    continue
+                lwp = thread.ptid[1] or self.pid
+                if thread.is_running():  # no registers to read: find its stack another way
+                    sp = self.stack_of_running(lwp, thread)
+                    if sp is not None:
+                        out.append(ThreadStackPointer(thread.num, lwp, sp))
+                    continue
                 try:
                     thread.switch()
                     sp = int(gdb.parse_and_eval("$sp")) & MASK64
                 except gdb.error:
                     continue
-                out.append(ThreadStackPointer(thread.num, thread.ptid[1] or self.pid, sp))
+                self.remember_stack(lwp, sp)
+                out.append(ThreadStackPointer(thread.num, lwp, sp))
         finally:
             if selected is not None and selected.is_valid():
                 selected.switch()

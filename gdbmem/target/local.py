@@ -90,24 +90,35 @@ class LocalProcess(GdbTarget):
         return exe
 
     def thread_stack_pointers(self) -> list[ThreadStackPointer]:
-        """From /proc/PID/task/TID/syscall (the kernel's view of a stopped thread: no thread
-        switching, safe at a breakpoint); where that file cannot tell, by switching."""
-        from_proc = self._stack_pointers_from_proc()
-        return from_proc if from_proc is not None else self.stack_pointers_by_switching()
-
-    def _stack_pointers_from_proc(self) -> list[ThreadStackPointer] | None:
-        numbers = {t.ptid[1]: t.num for t in self.inferior.threads() if t.is_valid()}
-        out = []
+        """From /proc/PID/task/TID/syscall, the kernel's view of a thread that is stopped or
+        in a system call (no thread switching: safe at a breakpoint); a thread that runs
+        (`running`) as stack_of_running() finds it. By switching threads where /proc
+        cannot be listed."""
+        threads = {t.ptid[1]: t for t in self.inferior.threads() if t.is_valid()}
         try:
             # One thread (the common case at a breakpoint in a loop): no directory to list.
-            for tid in numbers if len(numbers) == 1 else os.listdir(f"/proc/{self.pid}/task"):
+            tids = (list(threads) if len(threads) == 1
+                    else [int(tid) for tid in os.listdir(f"/proc/{self.pid}/task")])
+        except (OSError, ValueError):
+            return self.stack_pointers_by_switching()
+        out = []
+        for tid in tids:
+            try:
                 words = procread.read_whole(self.pid, f"task/{tid}/syscall", True).split()
-                if len(words) < 3:  # "running": only gdb can ask, and not now
-                    return None
-                out.append(ThreadStackPointer(numbers.get(int(tid), 0), int(tid),
-                                              int(words[-2], 16)))
-        except (TargetError, OSError, ValueError):
-            return None
+            except TargetError:
+                continue  # the thread has exited since the listing
+            thread = threads.get(tid)
+            if len(words) >= 3:
+                try:
+                    sp = int(words[-2], 16)
+                except ValueError:
+                    continue
+                self.remember_stack(tid, sp)
+            else:
+                sp = self.stack_of_running(tid, thread)  # type: ignore[assignment]
+                if sp is None:
+                    continue
+            out.append(ThreadStackPointer(thread.num if thread is not None else 0, tid, sp))
         return out
 
     def page_state(self, address: int) -> PageState | None:

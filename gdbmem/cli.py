@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from gdbmem import procread
 from gdbmem.analysis.checks import DEFAULTS
-from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
+from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.captures import snapshots
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
 from gdbmem.model import Hole
@@ -54,9 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sort", choices=SORT_KEYS)
     p.add_argument("--top", type=int)
     p.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
+    p.add_argument("--group", action="store_true",
+                   help="one row per mapping name (per kind for unnamed memory), its regions "
+                        "summed")
     layout = p.add_mutually_exclusive_group()
-    layout.add_argument("--group", action="store_true",
-                        help="one row per mapping name, its regions summed")
     layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout")
     layout.add_argument("--json", action="store_true")
     p = sub.add_parser("diff", help="what changed between two snapshots")
@@ -109,16 +110,10 @@ def _snapshots(paths: list[str]) -> list:
 
 def _map(args: argparse.Namespace) -> str:
     snapshot = _snapshots([args.file])[-1]
-    regions = snapshot.regions
-    if args.kind:
-        regions = select(regions, Selection(kinds=parse_kinds(args.kind)))
-    if args.sort:
-        regions = sort_regions(regions, args.sort)
-    if args.top is not None:
-        regions = regions[: args.top]
-    layout = "json" if args.json else "group" if args.group else "pmap-x" if args.extended \
-        else "table"
-    return map_report(snapshot, regions, layout, not args.kb, cmdline=lambda: args.file)
+    selection = Selection(kinds=parse_kinds(args.kind) if args.kind else None)
+    layout = "json" if args.json else "pmap-x" if args.extended else "table"
+    return map_report(snapshot, selection, args.sort, args.top, layout, args.group,
+                      not args.kb, cmdline=lambda: args.file)
 
 
 def _diff(args: argparse.Namespace) -> str:

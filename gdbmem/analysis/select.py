@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Callable, NamedTuple
 
+from gdbmem.analysis.totals import totals
 from gdbmem.errors import UsageError
 from gdbmem.model import KINDS, Region
 
@@ -95,9 +96,10 @@ def sort_regions(regions: Sequence[Region], key: str) -> list[Region]:
 
 
 def group_name(region: Region) -> str:
-    """What --group sums over: a file's path (all its segments), else the kernel's name,
-    else `[anon]` for all unnamed anonymous memory (smem -m's grouping)."""
-    return region.file_path or region.path or "[anon]"
+    """What --group sums over: a file's path (all its segments; a deleted file keeps its
+    ' (deleted)', being another file), the kernel's name ([heap], [stack], [vdso], ...), and
+    for unnamed memory its kind: [anon], [thread-stack], [guard], [arena], one row each."""
+    return region.path or f"[{region.kind or 'anon'}]"
 
 
 class Group(NamedTuple):
@@ -119,3 +121,18 @@ def group_regions(regions: Iterable[Region]) -> list[Group]:
                 group = groups[name] = Group(name, region.kind or "", group.regions)
         group.regions.append(region)
     return list(groups.values())
+
+
+def sort_groups(groups: Sequence[Group], key: str) -> list[Group]:
+    """As sort_regions, by each group's sums: `addr` by its lowest address."""
+    if key not in SORT_KEYS:
+        raise UsageError(f"unknown sort key {key!r}: choose from {', '.join(SORT_KEYS)}")
+    if key == "addr":
+        return sorted(groups, key=lambda g: min(r.start for r in g.regions))
+    attribute = _SORT_ATTRIBUTE[key]
+
+    def figure(group: Group) -> int:
+        value = getattr(totals(group.regions), attribute)
+        return -1 if value is None else value
+
+    return sorted(groups, key=figure, reverse=True)

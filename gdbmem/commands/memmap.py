@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds, select, sort_regions
+from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.commands.base import (
     ArgumentParser,
     Command,
@@ -34,6 +34,7 @@ Examples:
   memmap                         the whole map, with totals and the process summary
   memmap libc                    regions whose name holds 'libc'
   memmap /^/usr/lib/ --group     one row per file under /usr/lib, its regions summed (smem -m)
+  memmap --group --sort rss --top 8   the 8 largest files and kinds of memory
   memmap /\\\\.so\\\\b/                the libraries: gdb takes one backslash away, so double it
   memmap --kind heap,arena,anon --sort rss --top 5
   memmap --perms rw? --min-rss 1M
@@ -55,9 +56,10 @@ parser.add_argument("--sort", choices=SORT_KEYS, metavar="KEY",
                     help="order by addr (default) or, largest first, rss|pss|size|dirty|swap")
 parser.add_argument("--top", type=int, metavar="N", help="show only the first N after sorting")
 parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
+parser.add_argument("--group", action="store_true",
+                    help="one row per mapping name (per kind for unnamed memory), its regions "
+                         "summed; --sort and --top then apply to the rows")
 layout = parser.add_mutually_exclusive_group()
-layout.add_argument("--group", action="store_true",
-                    help="one row per mapping name, its regions summed")
 layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout and totals")
 layout.add_argument("-d", dest="device", action="store_true", help="pmap -d's layout and totals")
 layout.add_argument("-X", dest="every_field", action="store_true", help="every smaps field")
@@ -85,8 +87,8 @@ def _selection(args: argparse.Namespace) -> Selection:
 
 
 def _layout(args: argparse.Namespace) -> str:
-    for flag, layout in (("json", "json"), ("group", "group"), ("extended", "pmap-x"),
-                         ("device", "pmap-d"), ("every_field", "every-field")):
+    for flag, layout in (("json", "json"), ("extended", "pmap-x"), ("device", "pmap-d"),
+                         ("every_field", "every-field")):
         if getattr(args, flag):
             return layout
     return "table"
@@ -97,19 +99,11 @@ class MemmapCommand(Command):
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if args.top is not None and args.top < 1:
-            raise UsageError("--top takes a number of regions, 1 or more")
         selection = _selection(args)
         target = current()
-        snapshot = target.snapshot()
-        regions = select(snapshot.regions, selection)
-        if args.sort:
-            regions = sort_regions(regions, args.sort)
-        if args.top is not None:
-            regions = regions[: args.top]
         layout = _layout(args)
-        text = map_report(snapshot, regions, layout, not args.kb, colour_wanted(from_tty),
-                          target.cmdline)
+        text = map_report(target.snapshot(), selection, args.sort, args.top, layout, args.group,
+                          not args.kb, colour_wanted(from_tty), target.cmdline)
         if layout != "json":  # said first, and never inside JSON
             for line in (target.which, target.note()):
                 if line:

@@ -6,7 +6,14 @@ import os
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 
-from gdbmem.analysis.select import Group, group_regions
+from gdbmem.analysis.select import (
+    Group,
+    Selection,
+    group_regions,
+    select,
+    sort_groups,
+    sort_regions,
+)
 from gdbmem.analysis.totals import (
     ProcessSummary,
     field_totals,
@@ -193,25 +200,56 @@ def smaps_table(regions: Sequence[Region], colour: bool = False) -> str:
 _NOT_SUMMED = {"KernelPageSize", "MMUPageSize", "THPeligible", "ProtectionKey", "VmFlags"}
 
 
-LAYOUTS = ("table", "group", "pmap-x", "pmap-d", "every-field", "json")
+LAYOUTS = ("table", "pmap-x", "pmap-d", "every-field", "json")
 
 
-def map_report(snapshot: Snapshot, regions: Sequence[Region], layout: str = "table",
+def group_json(groups: Sequence[Group]) -> list[dict]:
+    out = []
+    for g in groups:
+        t = totals(g.regions)
+        out.append({"name": g.name, "kind": g.kind, "regions": t.count, "size_kb": t.size_kb,
+                    "rss_kb": t.rss_kb, "pss_kb": t.pss_kb,
+                    "uss_kb": sum_figures([r.uss_kb for r in g.regions]),
+                    "dirty_kb": t.dirty_kb, "swap_kb": t.swap_kb})
+    return out
+
+
+_EVERYTHING = Selection()
+
+
+def map_report(snapshot: Snapshot, selection: Selection = _EVERYTHING, sort: str | None = None,
+               top: int | None = None, layout: str = "table", group: bool = False,
                human: bool = True, colour: bool = False,
                cmdline: Callable[[], str] = str) -> str:
-    """memmap, and gdbmem map: `regions` (chosen from the snapshot's) in one of LAYOUTS.
-    cmdline() gives pmap's first line; it is asked only for pmap's layouts."""
+    """memmap, and gdbmem map: the snapshot's regions that `selection` keeps, sorted, the
+    first `top`, in one of LAYOUTS; with `group`, one row per mapping name (or kind, for
+    unnamed memory), sorted and cut as groups. cmdline() gives pmap's first line; it is
+    asked only for pmap's layouts."""
+    if top is not None and top < 1:
+        raise UsageError("--top takes a number of regions (or groups), 1 or more")
+    if group and layout not in ("table", "json"):
+        raise UsageError("--group goes with the default table or --json, not pmap's layouts")
+    regions = select(snapshot.regions, selection)
+    if group:
+        groups = group_regions(regions)
+        groups = sort_groups(groups, sort) if sort else groups
+        groups = groups[:top] if top is not None else groups
+        if layout == "json":
+            return jsonout.dumps(group_json(groups))
+        if not groups:
+            raise UsageError("no region matches")
+        return group_table(groups, human, colour)
+    regions = sort_regions(regions, sort) if sort else regions
+    regions = regions[:top] if top is not None else regions
     if layout == "json":
         return jsonout.dumps([r.to_dict() for r in regions])
-    if layout == "group":
-        return group_table(group_regions(regions), human, colour)
+    if not regions:
+        raise UsageError("no region matches")
     if layout == "pmap-x":
         return pmap_extended(regions, snapshot.pid, cmdline())
     if layout == "pmap-d":
         return pmap_device(regions, snapshot.pid, cmdline())
     if layout == "every-field":
         return smaps_table(regions, colour)
-    if not regions:
-        raise UsageError("no region matches")
     return (region_table(regions, human, colour)
             + summary_line(process_summary(snapshot.rollup, snapshot.regions), human))

@@ -24,7 +24,7 @@ BAD_INPUT = {
     "memmap /[unclosed/": "bad regular expression",
     "memmap --perms rwz": "bad perms pattern",
     "memmap zzz-no-such-mapping": "no region matches",
-    "memmap --json --group": "not allowed with argument",
+    "memmap -x --group": "--group goes with the default table or --json",
     "vmainfo": "the following arguments are required: ADDR",
     "vmainfo nosuchsymbol": 'No symbol "nosuchsymbol" in current context',
     "vmainfo $sp +": "cannot evaluate",

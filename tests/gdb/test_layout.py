@@ -20,6 +20,7 @@ COMMANDS = [
     "memmap -k",
     "memmap -X",
     "memmap .so --group",
+    "memmap --group --sort rss --top 3 --json",
     "memmap --kind thread-stack,guard --json",
     "memmap layout-file --json",
     "memmap /layout-.*bin/ --json",
@@ -164,6 +165,17 @@ def test_group_sums_a_library(gdb):
     rows = [line.split() for line in gdb.output("memmap .so --group").splitlines()[1:]]
     libc = [row for row in rows if row[-1].endswith("/libc.so.6")]
     assert libc and libc[0][0] == "5" and libc[0][-2] == "lib"
+
+
+def test_group_sort_and_top_apply_to_the_groups(gdb):
+    rows = gdb.json("memmap --group --sort rss --top 3 --json")
+    assert len(rows) == 3 and [r["rss_kb"] for r in rows] == sorted(
+        (r["rss_kb"] for r in rows), reverse=True)
+    libc = next(r for r in rows if r["name"].endswith("/libc.so.6"))
+    assert (libc["regions"], libc["kind"]) == (5, "lib")  # all its regions, not one
+    # The 3 MiB anonymous region with 1 MiB touched (layout.c) is in the [anon] row.
+    anon = next(r for r in rows if r["name"] == "[anon]")
+    assert anon["kind"] == "anon" and anon["rss_kb"] >= 1024
 
 
 @pytest.mark.parametrize("command, starts", [

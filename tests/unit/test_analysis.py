@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from gdbmem.analysis.lookup import describe_address, find_region, neighbours
@@ -15,7 +17,9 @@ from gdbmem.analysis.select import (
 )
 from gdbmem.analysis.totals import pmap_device_totals, process_summary, totals
 from gdbmem.errors import UsageError
+from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
+from gdbmem.render.maps import map_report
 from tests.helpers import fixture, layout
 
 
@@ -101,8 +105,30 @@ def test_groups_sum_a_library_and_name_it_by_its_kind():
     groups = {g.name: g for g in group_regions(layout())}
     libc = groups["/usr/lib/x86_64-linux-gnu/libc.so.6"]
     assert (libc.kind, len(libc.regions), totals(libc.regions).rss_kb) == ("lib", 5, 1156)
-    assert len(groups["[anon]"].regions) == 10
     assert groups["[heap]"].kind == "heap"
+    # Unnamed memory: one row per kind, never one [anon] of the first region's kind.
+    assert [(name, g.kind, len(g.regions)) for name, g in groups.items()
+            if name in ("[anon]", "[arena]", "[guard]", "[thread-stack]")] == [
+        ("[anon]", "anon", 4), ("[arena]", "arena", 2), ("[guard]", "guard", 2),
+        ("[thread-stack]", "thread-stack", 2)]
+    # A deleted file is another file than one of the same path: it keeps its name.
+    assert groups["/tmp/tmp.L6H94ykvre/layout-deleted.bin (deleted)"].kind == "file"
+
+
+def test_sort_and_top_apply_to_groups():
+    snapshot = Snapshot(5602, layout())
+    rows = json.loads(map_report(snapshot, sort="rss", top=4, group=True, layout="json"))
+    assert [(r["name"], r["regions"], r["rss_kb"]) for r in rows] == [
+        ("/usr/lib/x86_64-linux-gnu/libc.so.6", 5, 1156), ("[anon]", 4, 1056),
+        ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 5, 208),
+        ("/dev/zero (deleted)", 1, 128)]
+    assert set(rows[0]) == {"name", "kind", "regions", "size_kb", "rss_kb", "pss_kb", "uss_kb",
+                            "dirty_kb", "swap_kb"}
+    assert len(map_report(snapshot, sort="rss", top=8, group=True).splitlines()) == 1 + 8
+    by_address = json.loads(map_report(snapshot, group=True, layout="json", sort="addr"))
+    assert by_address[0]["name"] == "[anon]" and len(by_address) == len(group_regions(layout()))
+    with pytest.raises(UsageError, match="--group goes with the default table or --json"):
+        map_report(snapshot, group=True, layout="pmap-x")
 
 
 def test_totals_equal_pmap():

@@ -7,10 +7,13 @@ Each finding names what it is, the regions behind it and why, with the threshold
   fragmentation    more anonymous regions than `anon_regions` (many small mmaps or arenas)
   loaded-twice     one library file mapped at two bases (same inode), or one library name
                    from two paths
-  private-dirty    a large region (`large_region_kb`) mostly Private_Dirty (`dirty_share`):
-                   memory written and kept by this process alone
+  private-dirty    a large file-backed private mapping (`large_region_kb`) mostly
+                   Private_Dirty (`dirty_share`): a file's pages copied and written by this
+                   process alone (anonymous memory is always private and dirty: no news)
   swap             a large share of the process, or of a region, in swap (`swap_share`)
-  writable-exec    a mapping both writable and executable
+  writable-exec    a file, stack or heap mapping both writable and executable
+  jit-code         (a note) anonymous memory both writable and executable: the code a JIT
+                   compiles (a JVM, node, ...), said once for all such regions
   deleted-file     a mapped file, library or executable deleted or replaced on disk (an
                    upgrade under a running process)
 """
@@ -38,9 +41,11 @@ class Finding(NamedTuple):
     name: str
     why: str
     regions: list[str]  # "0xSTART-0xEND path" or a trend key
+    severity: str = "warning"  # or "note": worth knowing, nothing to act on
 
     def to_dict(self) -> dict:
-        return {"finding": self.name, "why": self.why, "regions": self.regions}
+        return {"finding": self.name, "why": self.why, "regions": self.regions,
+                "severity": self.severity}
 
 
 def _where(region: Region) -> str:
@@ -79,13 +84,23 @@ def check(snapshot: Snapshot, thresholds: Thresholds = DEFAULTS,
     found += _loaded_twice(regions)
     for region in regions:
         rss, dirty = region.rss_kb or 0, region.field_kb("Private_Dirty") or 0
-        if rss >= t.large_region_kb and dirty >= t.dirty_share * rss:
+        if (region.file_path and region.perms[3] == "p" and rss >= t.large_region_kb
+                and dirty >= t.dirty_share * rss):
             found.append(Finding("private-dirty",
                                  f"{format_kb(dirty)} of {format_kb(rss)} resident is "
-                                 f"Private_Dirty ({dirty * 100 // rss}%)", [_where(region)]))
+                                 f"Private_Dirty ({dirty * 100 // rss}%): the file's pages, "
+                                 "copied and written by this process", [_where(region)]))
     found += _swap(snapshot, t)
-    for region in regions:
-        if region.perms[1] == "w" and region.perms[2] == "x":
+    writable_exec = [r for r in regions if r.perms[1] == "w" and r.perms[2] == "x"]
+    jit = [r for r in writable_exec if _anonymous(r)]
+    if jit:
+        size = format_kb(sum(r.size_kb for r in jit))
+        found.append(Finding("jit-code", f"{len(jit)} anonymous region"
+                             f"{'s' if len(jit) != 1 else ''} ({size}) writable and executable: "
+                             "code a JIT compiles (a JVM, node, ...)",
+                             [_where(r) for r in jit], "note"))
+    for region in writable_exec:
+        if not _anonymous(region):
             found.append(Finding("writable-exec", f"mapped {region.perms}: writable and "
                                  "executable at once", [_where(region)]))
     deleted = [r for r in regions if r.deleted and r.kind in ("exe", "lib", "file")]
@@ -93,7 +108,19 @@ def check(snapshot: Snapshot, thresholds: Thresholds = DEFAULTS,
         found.append(Finding("deleted-file", "mapped files deleted or replaced on disk since "
                              "(an upgrade under a running process?)",
                              sorted({r.path for r in deleted})))
-    return found
+    return _once(found)
+
+
+def _once(found: list[Finding]) -> list[Finding]:
+    """One finding per cause and region: the first of any repeat."""
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    out = []
+    for finding in found:
+        key = (finding.name, tuple(finding.regions))
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
 
 
 def _loaded_twice(regions: Sequence[Region]) -> list[Finding]:

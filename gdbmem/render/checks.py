@@ -25,8 +25,15 @@ def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thr
         return jsonout.dumps([f.to_dict() for f in findings])
     if not findings:
         return "nothing suspicious\n"
-    lines = [f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"]
+    notes = sum(1 for f in findings if f.severity == "note")
+    head = f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
+    if notes == len(findings):
+        head += f" ({'a note' if notes == 1 else 'all notes'}: nothing to act on)"
+    elif notes:
+        head += f" ({notes} of them note{'s' if notes != 1 else ''}, nothing to act on)"
+    lines = [head]
     for finding in findings:
-        lines.append(f"{finding.name}: {finding.why}")
+        note = " (note)" if finding.severity == "note" else ""
+        lines.append(f"{finding.name}{note}: {finding.why}")
         lines += [f"    {where}" for where in finding.regions]
     return "\n".join(lines) + "\n"

@@ -34,3 +34,17 @@ def test_growing_from_snapshots(tmp_path):
     findings = gdb.json("memcheck --json")
     growing = [f for f in findings if f["finding"] == "growing"]
     assert len(growing) == 1 and growing[0]["regions"] == ["[heap]"]
+
+
+def test_a_healthy_process_with_a_jit_gets_no_warning():
+    """testprogs/jitlike.c: JIT code in rwx anonymous memory, a 96 MiB anonymous heap."""
+    gdb = run_gdb(["memcheck --json", "memcheck"], build("jitlike"))
+    assert_no_traceback(gdb)
+    findings = gdb.json("memcheck --json")
+    assert [(f["finding"], f["severity"]) for f in findings] == [("jit-code", "note")]
+    assert findings[0]["regions"] == ["0x320000000000-0x320000010000 anon"]
+    assert gdb.output("memcheck").splitlines() == [
+        "memcheck: 1 finding (a note: nothing to act on)",
+        "jit-code (note): 1 anonymous region (64K) writable and executable: code a JIT "
+        "compiles (a JVM, node, ...)",
+        "    0x320000000000-0x320000010000 anon"]

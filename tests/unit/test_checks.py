@@ -31,9 +31,13 @@ def test_each_finding():
     t = Thresholds(anon_rss_kb=1024, anon_regions=3, large_region_kb=1024, dirty_share=0.9,
                    swap_share=0.2)
     regions = [
-        region(0x1000, 4096, Rss=2048, Private_Dirty=2000),  # large anonymous, private dirty
+        region(0x1000, 4096, Rss=2048, Private_Dirty=2000),  # large anonymous (dirty: no news)
         region(0x500000, 8), region(0x600000, 8), region(0x700000, 8, perms="rwxp"),
+        region(0x710000, 8, perms="rwxp"),  # JIT code: said once, as a note
         region(0x800000, 4096, Rss=100, Swap=2000),  # mostly in swap
+        region(0x900000, 4096, "rw-p", "/var/db/data.bin", "file", Rss=2048,
+               Private_Dirty=2000),  # a file's pages copied and written
+        region(0x7E0000000, 100, "rwxp", "/opt/app/plugin.so", "lib", inode=5),
         region(0x7F0000000, 100, "r--p", "/usr/lib/libz.so.1", "lib", inode=7),
         region(0x7F1000000, 100, "r--p", "/usr/lib/libz.so.1", "lib", inode=7),
         region(0x7F2000000, 100, "r--p", "/opt/old/libz.so.1", "lib", inode=9),
@@ -43,15 +47,20 @@ def test_each_finding():
     growing = Trend("[heap]", "heap", [0, 100, 200, 300], 100.0, 50.0, "leak")
     found = check(Snapshot(1, regions), t, [growing])
     assert names(found) == ["growing", "large-anonymous", "fragmentation", "loaded-twice",
-                            "loaded-twice", "private-dirty", "swap", "swap", "writable-exec",
-                            "deleted-file"]
+                            "loaded-twice", "private-dirty", "swap", "swap", "jit-code",
+                            "writable-exec", "deleted-file"]
     by_name = {f.name: f for f in found}
     assert by_name["growing"].regions == ["[heap]"]
     assert "+100K/snapshot" in by_name["growing"].why
     assert by_name["large-anonymous"].regions == ["0x1000-0x401000 anon"]
-    assert by_name["fragmentation"].why.startswith("5 anonymous regions (more than 3)")
+    assert by_name["fragmentation"].why.startswith("6 anonymous regions (more than 3)")
+    assert by_name["private-dirty"].regions == ["0x900000-0xd00000 /var/db/data.bin"]
     assert "97%" in by_name["private-dirty"].why
-    assert by_name["writable-exec"].regions == ["0x700000-0x702000 anon"]
+    assert by_name["jit-code"].regions == ["0x700000-0x702000 anon", "0x710000-0x712000 anon"]
+    assert by_name["jit-code"].severity == "note" and "2 anonymous regions (16K)" in \
+        by_name["jit-code"].why
+    assert by_name["writable-exec"].regions == ["0x7e0000000-0x7e0019000 /opt/app/plugin.so"]
+    assert [f.severity for f in found].count("note") == 1
     assert by_name["deleted-file"].regions == ["/usr/lib/libold.so.2 (deleted)"]
     twice = [f for f in found if f.name == "loaded-twice"]
     assert "mapped at 2 bases" in twice[0].why

@@ -42,8 +42,9 @@ def test_a_kept_smaps_follows_exec_and_exit():
         _wait_for(lambda: sleep.encode() in procread.read_whole(child.pid, "maps"))
         after = procread.read_whole(child.pid, "smaps", keep_open=True)
         assert sleep.encode() in after and after != before
-        syscall = procread.read_whole(child.pid, f"task/{child.pid}/syscall", keep_open=True)
-        assert len(syscall.split()) >= 3  # asleep in a system call: its number, args, sp, pc
+        # Asleep in a system call (once it gets there): its number, args, sp, pc.
+        _wait_for(lambda: len(procread.read_whole(child.pid, f"task/{child.pid}/syscall",
+                                                   keep_open=True).split()) >= 3)
     finally:
         child.kill()
         child.wait()

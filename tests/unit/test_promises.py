@@ -112,25 +112,51 @@ def test_growing_files_are_created_exclusively(tmp_path):
 
 # Journals --------------------------------------------------------------------------------------
 
-def journal_bytes(count: int = 3) -> tuple[bytes, list[int]]:
-    """A journal of `count` records (the second's smaps the same as the first's), and where
-    each record ends."""
-    parts, ends = [], []
-    previous = None
-    for n in range(count):
-        smaps = SMAPS if n < 2 else SMAPS.replace(b"Rss:                  72 kB",
-                                                   b"Rss:                  76 kB", 1)
-        record = Record(7, 100.0 + n, smaps, label=f"#{n}", pc=0x401000 + n)
-        parts.append(record.to_framed(same_as_previous=smaps is previous))
-        previous = smaps
-        ends.append(sum(map(len, parts)))
-    return b"".join(parts), ends
+HEAP_RSS = b"Rss:                  72 kB"  # the heap's line in layout.smaps
+
+
+def journal_bytes(directory) -> tuple[bytes, list[int]]:
+    """A journal written by a session: a first record, one the same, one whose heap grew
+    (a delta of one block), one with a region more (a delta with a new block); and where
+    each record ends in the file."""
+    grown = SMAPS.replace(HEAP_RSS, b"Rss:                  76 kB", 1)
+    extra = (b"7ffff7ff0000-7ffff7ff1000 rw-p 00000000 00:00 0 \nSize:                  4 kB\n"
+             b"Rss:                   4 kB\n")
+    at = SMAPS.index(b"\n7ffff7") + 1
+    added = grown[:at] + extra + grown[at:]
+    session, ends = Session(), []
+    for n, smaps in enumerate((SMAPS, SMAPS, grown, added)):
+        session.add(Record(7, 100.0 + n, smaps, label=f"#{n}", pc=0x401000 + n),
+                    lambda: str(directory))
+        ends.append(session.journal.size)
+    with open(session.journal.path, "rb") as fh:
+        return fh.read(), ends
+
+
+def test_a_session_journals_what_changed_and_reads_back_the_same(tmp_path):
+    whole, ends = journal_bytes(tmp_path)
+    sizes = [b - a for a, b in zip([0, *ends], ends)]
+    assert sizes[1] < 400 and sizes[2] < 1500 < len(SMAPS) < sizes[0]  # same; one block
+    assert sizes[3] < 400  # the grown heap is the record before's: only the new region
+    records = read_records(whole)
+    grown = SMAPS.replace(HEAP_RSS, b"Rss:                  76 kB", 1)
+    assert [r.smaps == s for r, s in zip(records, (SMAPS, SMAPS, grown))] == [True] * 3
+    assert len(records[3].snapshot.regions) == len(records[0].snapshot.regions) + 1
+    heap = next(r for r in records[2].snapshot.regions if r.path == "[heap]")
+    assert heap.rss_kb == 76
+    # In memory, unchanged blocks are the very same bytes objects as the record before's.
+    assert records[2].blocks[0] is records[1].smaps_blocks()[0] or records[1].blocks is None
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory):
+    return journal_bytes(tmp_path_factory.mktemp("journal"))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.data())
-def test_a_journal_cut_anywhere_loads_its_complete_records(data):
-    whole, ends = journal_bytes()
+@given(data=st.data())
+def test_a_journal_cut_anywhere_loads_its_complete_records(journal, data):
+    whole, ends = journal
     cut = data.draw(st.integers(0, len(whole)))
     said: list[str] = []
     records = read_records(whole[:cut], "j", said.append)
@@ -144,8 +170,8 @@ def test_a_journal_cut_anywhere_loads_its_complete_records(data):
             read_records(whole[:cut], "j")
 
 
-def test_damage_inside_a_journal_is_still_an_error():
-    whole, ends = journal_bytes()
+def test_damage_inside_a_journal_is_still_an_error(tmp_path):
+    whole, ends = journal_bytes(tmp_path)
     damaged = whole[:ends[0]] + b"{not json}\n" + whole[ends[0]:]
     with pytest.raises(ParseError, match="line"):
         read_records(damaged, "j", lambda message: None)
@@ -190,7 +216,7 @@ def test_the_session_keeps_snapshots_when_the_journal_fails(tmp_path):
 
 def test_a_full_disk_takes_the_part_written_back(tmp_path):
     journal = Journal.__new__(Journal)
-    journal.path, journal.last_smaps = "/dev/full", None
+    journal.path, journal.size = "/dev/full", 0
     journal.fd = os.open("/dev/full", os.O_WRONLY)
     with pytest.raises(OutputError, match="cannot append to the journal /dev/full"):
         journal.append(Record(1, 1.0, SMAPS))
@@ -337,3 +363,35 @@ def test_a_sample_of_a_process_that_exits_is_dropped(tmp_path):
     finally:
         child.wait()
     assert _sample(child.pid) is None  # gone
+
+
+@settings(max_examples=60, deadline=None)
+@given(edits=st.lists(st.tuples(st.sampled_from(["same", "grow", "add", "remove"]),
+                                st.integers(0, 40)), min_size=1, max_size=24))
+def test_a_session_gives_back_every_smaps_it_was_given(tmp_path_factory, edits):
+    """Kept as blocks shared between records, most records' lists let go, and journalled as
+    deltas: every record's smaps is still byte for byte what was read, in memory and from
+    the journal."""
+    from gdbmem.snapshots import split_blocks
+
+    directory = tmp_path_factory.mktemp("session")
+    blocks = split_blocks(SMAPS)
+    taken = [SMAPS]
+    session = Session()
+    session.add(Record(3, 0.0, SMAPS), lambda: str(directory))
+    for n, (edit, at) in enumerate(edits, 1):
+        at %= len(blocks)
+        if edit == "grow":
+            blocks[at] = blocks[at].replace(b"Rss:", b"Rss: 1", 1)
+        elif edit == "add":
+            blocks.insert(at, f"{0x500000000000 + n * 4096:x}-{0x500000001000 + n * 4096:x}"
+                              " rw-p 00000000 00:00 0 \nRss:                   4 kB\n".encode())
+        elif edit == "remove" and len(blocks) > 1:
+            del blocks[at]
+        smaps = b"".join(blocks)
+        taken.append(smaps)
+        session.add(Record(3, float(n), smaps), lambda: str(directory))
+    assert [r.smaps for r in session.records] == taken
+    assert sum(r.blocks is not None for r in session.records) <= 2 + len(taken) // 8
+    with open(session.journal.path, "rb") as fh:
+        assert [r.smaps for r in read_records(fh.read())] == taken

@@ -379,8 +379,8 @@ def test_a_session_gives_back_every_smaps_it_was_given(tmp_path_factory, edits):
     taken = [SMAPS]
     session = Session()
     session.add(Record(3, 0.0, SMAPS), lambda: str(directory))
-    for n, (edit, at) in enumerate(edits, 1):
-        at %= len(blocks)
+    for n, (edit, where) in enumerate(edits, 1):
+        at = where % len(blocks)
         if edit == "grow":
             blocks[at] = blocks[at].replace(b"Rss:", b"Rss: 1", 1)
         elif edit == "add":

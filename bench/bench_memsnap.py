@@ -9,7 +9,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 import gdb
@@ -19,8 +18,8 @@ from gdbmem.snapshots import SESSION
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 # `show args` says "... is \"small 2000 DIR\"." (gdb 13's gdb.parameter("args") is empty)
-MODE = gdb.execute("show args", to_string=True).split('"')[1].split()[0]
-gdb.execute(f"set gdbmem snapshot-dir {tempfile.mkdtemp(prefix='gdbmem-bench-')}")
+MODE, _, SCRATCH = gdb.execute("show args", to_string=True).split('"')[1].split()[:3]
+gdb.execute(f"set gdbmem snapshot-dir {SCRATCH}/journals")  # run.sh removes SCRATCH
 
 
 class Continues(gdb.Breakpoint):

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, Union
@@ -29,6 +30,7 @@ from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
 from gdbmem.safefile import create_exclusive
+from gdbmem.units import format_bytes
 
 FORMAT = "gdbmem-snapshot-1"
 
@@ -358,6 +360,44 @@ class Journal:
         os.close(self.fd)
 
 
+JOURNAL_GLOB = re.compile(r"snapshots-\d+-\d+(-\d+)?\.jsonl\Z")
+
+
+def prune(directory: str, current: str, limit: int) -> list[tuple[str, int]]:
+    """Remove the oldest journals in `directory` (gdbmem's, by name; regular files of ours)
+    until all of them together take at most `limit` bytes; never `current`. Returns the
+    (path, size) of each removed."""
+    journals = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    for name in names:
+        if not JOURNAL_GLOB.match(name):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+            journals.append((info.st_mtime, path, info.st_size))
+    total = sum(size for _, _, size in journals)
+    removed = []
+    for _, path, size in sorted(journals):
+        if total <= limit:
+            break
+        if os.path.abspath(path) == os.path.abspath(current):
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        total -= size
+        removed.append((path, size))
+    return removed
+
+
 def default_directory() -> str:
     """Where a session's journal goes: $XDG_STATE_HOME/gdbmem, or ~/.local/state/gdbmem."""
     state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
@@ -375,11 +415,15 @@ class Session:
         self.journal: Journal | None = None
         self.journal_stopped = ""  # why, once it has
         self._index: dict[bytes, int] | None = None  # the last record's blocks: where each is
+        self._pruned_at = 0  # the journal's size when its directory was last pruned
+        self._said_pruned = False
 
     def add(self, record: Record, directory: Callable[[], str],
-            warn: Callable[[str], None] | None = None) -> int:
-        """Keep `record` and journal it; directory() says where a new journal goes, and
-        warn(line) hears why the journal stopped."""
+            warn: Callable[[str], None] | None = None,
+            limit: Callable[[], int] | None = None) -> int:
+        """Keep `record` and journal it; directory() says where a new journal goes, warn(line)
+        hears why the journal stopped or what was pruned, and limit() bounds the bytes all
+        journals there may take (the oldest go first)."""
         change = self._share(record)
         previous = self.records[-1] if self.records else None
         if previous is not None and record.blocks is not None:
@@ -397,6 +441,8 @@ class Session:
                         directory(), f"snapshots-{os.getpid()}-{int(record.taken_at)}")
                     change = None  # a journal's first record stands alone
                 self.journal.append(record, change)
+                if limit is not None:
+                    self._bound(limit(), warn)
             except OutputError as exc:
                 self.journal_stopped = str(exc)
                 if self.journal is not None:
@@ -437,6 +483,23 @@ class Session:
             self._index = {block: i for i, block in enumerate(base)}
         return self._index
 
+    def _bound(self, limit: int, warn: Callable[[str], None] | None) -> None:
+        """Prune the journals' directory when this journal starts, and each time it has
+        grown by an eighth of the limit since."""
+        assert self.journal is not None
+        step = max(limit // 8, 1 << 20)
+        if self.journal.size - self._pruned_at < step and self._pruned_at:
+            return
+        self._pruned_at = self.journal.size or 1
+        removed = prune(os.path.dirname(self.journal.path), self.journal.path, limit)
+        if removed and warn is not None and not self._said_pruned:
+            self._said_pruned = True
+            size = format_bytes(sum(size for _, size in removed))
+            warn(f"removed {len(removed)} old journal{'s' if len(removed) != 1 else ''} "
+                 f"({size}) from {os.path.dirname(self.journal.path)}, the oldest first: "
+                 f"together they stay under {format_bytes(limit)} (set gdbmem "
+                 "journal-max-size); said once")
+
     def journal_state(self) -> str:
         """Where the journal is, or why there is none (for `memsnap list`)."""
         if self.journal is not None:
@@ -453,6 +516,7 @@ class Session:
         self.records = []
         self._index = None
         self.journal_stopped = ""
+        self._pruned_at = 0
         if self.journal is not None:
             self.journal.close()
             self.journal = None  # the next snapshot starts a new journal

@@ -11,7 +11,12 @@ import argparse
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.settings import colour_wanted, leak_min_growth_kb, snapshot_directory
+from gdbmem.commands.settings import (
+    colour_wanted,
+    journal_max_bytes,
+    leak_min_growth_kb,
+    snapshot_directory,
+)
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.safefile import SafeFile
@@ -70,7 +75,7 @@ def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None
     program): where the selected thread stopped, unless the caller knows better."""
     record = (target or current()).record(label, pc)
     record.location = stop_location() if location is None else location
-    return SESSION.add(record, snapshot_directory, _warn)
+    return SESSION.add(record, snapshot_directory, _warn, journal_max_bytes)
 
 
 def named(records: list[Record]) -> list[Record]:
@@ -279,7 +284,7 @@ class LoadCommand(Command):
         if not records:
             raise UsageError(f"{args.file} holds no snapshots")
         for record in records:
-            SESSION.add(record, snapshot_directory, self.note)
+            SESSION.add(record, snapshot_directory, self.note, journal_max_bytes)
         write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
                   f"(now {len(SESSION.records)})\n")
 

@@ -7,7 +7,9 @@ import os
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.checks import DEFAULTS, Thresholds
+from gdbmem.errors import UsageError
 from gdbmem.snapshots import default_directory
+from gdbmem.units import format_bytes, parse_size
 
 
 class _Prefix(gdb.Command):
@@ -69,6 +71,33 @@ Usage: set gdbmem snapshot-dir DIR"""
         return f"memsnap journals go to {snapshot_directory()}."
 
 
+class JournalMaxSizeParameter(gdb.Parameter):
+    """How much disk memsnap's journals may take together in the snapshot directory.
+
+When they take more, the oldest journals are removed first (never the one being written),
+and memsnap says so once. Sizes like 500M or 2G; the default is 1G.
+Usage: set gdbmem journal-max-size SIZE"""
+
+    set_doc = "Set how much disk memsnap's journals may take together."
+    show_doc = "Show how much disk memsnap's journals may take together."
+
+    def __init__(self) -> None:
+        super().__init__("gdbmem journal-max-size", gdb.COMMAND_DATA, gdb.PARAM_STRING)
+        self.value = JOURNAL_MAX_SIZE
+        self.bytes = parse_size(JOURNAL_MAX_SIZE)
+
+    def get_set_string(self) -> str:
+        try:
+            self.bytes = parse_size(str(self.value))
+        except UsageError as exc:
+            self.value = format_bytes(self.bytes)
+            raise gdb.GdbError(f"journal-max-size: {exc}") from None
+        return ""
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"memsnap's journals take at most {format_bytes(self.bytes)} together."
+
+
 class LeakMinGrowthParameter(gdb.Parameter):
     """The smallest growth, in kB, that memsnap trend counts (smaller is noise).
 
@@ -118,22 +147,30 @@ _colour: ColourParameter | None = None
 _debug: DebugParameter | None = None
 _snapshot_dir: SnapshotDirParameter | None = None
 _leak_min_growth: LeakMinGrowthParameter | None = None
+_journal_max_size: JournalMaxSizeParameter | None = None
+JOURNAL_MAX_SIZE = "1G"
 
 
 def register() -> None:
-    global _colour, _debug, _snapshot_dir, _leak_min_growth
+    global _colour, _debug, _snapshot_dir, _leak_min_growth, _journal_max_size
     _Prefix("set gdbmem", "Set gdbmem's settings.")
     _Prefix("show gdbmem", "Show gdbmem's settings.")
     _colour = ColourParameter()
     _debug = DebugParameter()
     _snapshot_dir = SnapshotDirParameter()
     _leak_min_growth = LeakMinGrowthParameter()
+    _journal_max_size = JournalMaxSizeParameter()
     _thresholds[:] = [_Threshold(*spec) for spec in THRESHOLDS]
 
 
 def snapshot_directory() -> str:
     value = _snapshot_dir.value if _snapshot_dir is not None else ""
     return os.path.expanduser(value) if value else default_directory()
+
+
+def journal_max_bytes() -> int:
+    return (_journal_max_size.bytes if _journal_max_size is not None
+            else parse_size(JOURNAL_MAX_SIZE))
 
 
 def check_thresholds() -> Thresholds:

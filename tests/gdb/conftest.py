@@ -68,8 +68,10 @@ def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable
         if program is not None:
             argv += ["-ex", "kill"]
             argv += ["--args", str(program), *args]
+        # Journals of a test that sets no snapshot-dir go to the scratch directory, never to
+        # the user's ~/.local/state.
         env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
-                   GDBMEM_RESULTS=results_path)
+                   GDBMEM_RESULTS=results_path, XDG_STATE_HOME=os.path.join(scratch, "state"))
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
                               cwd=cwd, stdin=subprocess.DEVNULL)
         if not os.path.exists(results_path):

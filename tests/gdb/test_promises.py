@@ -168,6 +168,19 @@ def test_a_torn_journal_loads_its_complete_records(layout_program, tmp_path):
     assert [r["label"] for r in gdb.json("memsnap list --json")] == ["s0", "s1"]
 
 
+def test_the_journal_bound_is_a_setting(layout_program, tmp_path):
+    gdb = run_gdb(["show gdbmem journal-max-size", "set gdbmem journal-max-size 300M",
+                   "show gdbmem journal-max-size", "set gdbmem journal-max-size lots",
+                   "show gdbmem journal-max-size"], layout_program, [str(tmp_path)])
+    assert gdb.nth("show gdbmem journal-max-size", 0)["output"] == (
+        "memsnap's journals take at most 1G together.\n")
+    assert gdb.nth("show gdbmem journal-max-size", 1)["output"] == (
+        "memsnap's journals take at most 300M together.\n")
+    assert_error(gdb, "set gdbmem journal-max-size lots", "journal-max-size: bad size 'lots'")
+    assert gdb.nth("show gdbmem journal-max-size", 2)["output"] == (
+        "memsnap's journals take at most 300M together.\n")
+
+
 def test_odd_arguments(layout_program, tmp_path):
     commands = ["vmainfo $sp -0x10 --json", "vmainfo --json $sp-0x10",
                 f"memdump /libc/ --first {tmp_path}/libc.bin",

@@ -395,3 +395,24 @@ def test_a_session_gives_back_every_smaps_it_was_given(tmp_path_factory, edits):
     assert sum(r.blocks is not None for r in session.records) <= 2 + len(taken) // 8
     with open(session.journal.path, "rb") as fh:
         assert [r.smaps for r in read_records(fh.read())] == taken
+
+
+def test_journals_are_bounded_the_oldest_first(tmp_path):
+    now = time.time()
+    old = []
+    for n in range(3):
+        path = tmp_path / f"snapshots-{n + 10}-{1000 + n}.jsonl"
+        path.write_bytes(bytes(400_000))
+        os.utime(path, (now - 3600 * (3 - n), now - 3600 * (3 - n)))
+        old.append(path)
+    (tmp_path / "notes.txt").write_bytes(bytes(500_000))  # not a journal: never counted
+    session, said = Session(), []
+    for n in range(3):
+        session.add(Record(1, now + n, SMAPS), lambda: str(tmp_path), said.append,
+                    lambda: 900_000)
+    assert [p.exists() for p in old] == [False, True, True]  # 800K + this one's under 900K
+    assert (tmp_path / "notes.txt").exists() and os.path.exists(session.journal.path)
+    assert said == [f"removed 1 old journal (390K) from {tmp_path}, the oldest first: together "
+                    "they stay under 878K (set gdbmem journal-max-size); said once"]
+    session.add(Record(1, now + 9, SMAPS), lambda: str(tmp_path), said.append, lambda: 1)
+    assert len(said) == 1 and os.path.exists(session.journal.path)  # never the current one

@@ -44,6 +44,7 @@ def _pmap_regions(text: str) -> list[Region]:
         region = Region(int(start, 16), int(start, 16) + int(kbytes) * 1024, perms, path=path,
                         fields=fields)
         region.dirty_kb = int(dirty) if dirty != "-" else None  # pmap's Dirty: both kinds summed
+        region.offset = None  # type: ignore[assignment]  # pmap -x does not say
         regions.append(region)
     return regions
 

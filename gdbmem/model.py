@@ -44,7 +44,8 @@ class Region:
         "thread",
     )
 
-    def __init__(self, start: int, end: int, perms: str, offset: int = 0, dev: str = "00:00",
+    def __init__(self, start: int, end: int, perms: str, offset: int | None = 0,
+                 dev: str = "00:00",
                  inode: int = 0, path: str = "", fields: Mapping[str, Any] | None = None,
                  kind: str | None = None, thread: int | None = None, lwp: int | None = None):
         self.start = start

@@ -44,8 +44,9 @@ def kb_formatter(human: bool = True):
 
 
 def format_bytes(size: int) -> str:
-    """A byte count, exact below 1 KiB (gaps, offsets), else like format_kb."""
-    return f"{size}B" if size < 1024 else _human(size >> 10)
+    """A byte count, exact below 1 KiB (gaps, offsets), else like format_kb; 0 as format_kb
+    writes it."""
+    return "0" if size == 0 else f"{size}B" if size < 1024 else _human(size >> 10)
 
 
 _SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b)?\s*", re.IGNORECASE)

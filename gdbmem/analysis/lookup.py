@@ -59,5 +59,6 @@ def describe_address(regions: Sequence[Region], address: int) -> AddressInfo:
         below, above = neighbours(regions, address)
         return AddressInfo(address, None, None, None, below, above)
     offset = address - region.start
-    file_offset = region.offset + offset if region.file_path else None
+    file_offset = (region.offset + offset if region.file_path and region.offset is not None
+                   else None)
     return AddressInfo(address, region, offset, file_offset, None, None)

@@ -186,8 +186,13 @@ class OnCommand(Command):
         except gdb.error as exc:
             raise UsageError(f"cannot set a breakpoint at {args.location!r}: {exc}") from None
         every = f"every {args.every} hits" if args.every > 1 else "each hit"
-        write(f"memsnap: breakpoint {breakpoint.number} at {args.location} takes a snapshot "
-                  f"at {every}{' and stops' if args.stop else ''}\n")
+        what = f"a snapshot at {every}{' and stops' if args.stop else ''}"
+        if getattr(breakpoint, "pending", False):  # gdb left it pending: nothing there yet
+            write(f"memsnap: breakpoint {breakpoint.number} at {args.location} is pending: "
+                  f"nothing of that name is loaded yet (a stripped program, a library not "
+                  f"loaded); once it is, the breakpoint takes {what}\n")
+            return
+        write(f"memsnap: breakpoint {breakpoint.number} at {args.location} takes {what}\n")
 
 
 class ListCommand(Command):

@@ -20,20 +20,26 @@ from gdbmem.units import format_kb
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(series: Sequence[int], width: int = 24) -> str:
-    """The series scaled from its minimum to its maximum; at most `width` bars (sampled)."""
+def sparkline(series: Sequence[int], width: int = 24, flat_below_kb: int = 0) -> str:
+    """The series scaled from its minimum to its maximum; at most `width` bars (sampled). A
+    series that moves by less than `flat_below_kb` (leak-min-growth: noise) stays flat, so a
+    4K change in 97.5M does not draw a full-height step."""
     if not series:
         return ""
     if len(series) > width:
         series = [series[i * (len(series) - 1) // (width - 1)] for i in range(width)]
     low, high = min(series), max(series)
-    if high == low:
+    if high - low < max(flat_below_kb, 1):
         return _BARS[0] * len(series)
     return "".join(_BARS[(v - low) * (len(_BARS) - 1) // (high - low)] for v in series)
 
 
 def _signed_kb(kb: float, human: bool = True) -> str:
+    """+16K, -1.5M, 0; below 1K, one decimal (+0.4K), so that a growth per snapshot too small
+    for a whole kB is not written 0 beside a growth per second of +1K."""
     whole = round(kb)  # the sign of what is shown: never "-0"
+    if whole == 0 and abs(kb) >= 0.05:
+        return f"{'+' if kb > 0 else '-'}{abs(kb):.1f}K"
     return ("+" if whole > 0 else "-" if whole < 0 else "") + format_kb(abs(whole), human)
 
 
@@ -70,11 +76,13 @@ def diff_text(result: Diff, a: int, b: int, colour: bool = False) -> str:
 
 
 def trend_text(trends: Sequence[Trend], process: str, process_series: Sequence[int],
-               colour: bool = False) -> str:
+               colour: bool = False, flat_below_kb: int = 0) -> str:
     head = (f"process: {process}  RSS {format_kb(process_series[0])} -> "
-            f"{format_kb(process_series[-1])}  {sparkline(process_series)}\n")
+            f"{format_kb(process_series[-1])}  "
+            f"{sparkline(process_series, flat_below_kb=flat_below_kb)}\n")
     rows = [(t.verdict, _signed_kb(t.growth_kb_per_snapshot), _signed_kb(t.growth_kb_per_second),
-             format_kb(t.series_kb[0]), format_kb(t.series_kb[-1]), sparkline(t.series_kb),
+             format_kb(t.series_kb[0]), format_kb(t.series_kb[-1]),
+             sparkline(t.series_kb, flat_below_kb=flat_below_kb),
              t.kind, t.key) for t in trends]
     columns = [Column("Verdict", "<", VERDICT_COLOURS.get), Column("Per snap"), Column("Per s"),
                Column("First"), Column("Last"), Column("RSS", "<"),
@@ -162,4 +170,4 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
         return jsonout.dumps({"verdict": verdict, "snapshots": len(snapshots),
                               "process_series_kb": series,
                               "regions": [t.to_dict() for t in region_trends]})
-    return trend_text(region_trends, verdict, series, colour)
+    return trend_text(region_trends, verdict, series, colour, min_growth_kb)

@@ -42,6 +42,13 @@ def mapping_label(region: Region) -> str:
     return f"{region.path} {owner}" if region.path else owner
 
 
+def _hexes(values: list) -> list:
+    """hex() of each; '?' where unknown (a pmap -x capture has no offsets)."""
+    if None in values:
+        return [UNKNOWN if v is None else hex(v) for v in values]
+    return list(map(hex, values))
+
+
 def _or_blank(cells: list) -> list:
     return [c or "" for c in cells] if None in cells else cells
 
@@ -75,7 +82,7 @@ def region_table(regions: Sequence[Region], human: bool = True, colour: bool = F
     figures = [column(name) for name in ("rss_kb", "pss_kb", "dirty_kb", "swap_kb")]
     cells = [
         list(map(hex, starts)), list(map(hex, ends)), list(map(f, sizes)),
-        list(map(hex, column("offset"))), column("perms"),
+        _hexes(column("offset")), column("perms"),
         *(list(map(f, values)) for values in figures),
         _or_blank(column("kind")),
         _mapping_labels(regions, column("path"), column("thread")),

@@ -192,7 +192,10 @@ def test_an_unknown_location_is_pending_as_with_break(session):
     gdb, _ = session
     text = gdb.output("memsnap on no_such_function_here")
     assert "(no_such_function_here) pending." in text  # gdb's own words, as `break` says
-    assert text.endswith("takes a snapshot at each hit\n")
+    assert text.splitlines()[-1].startswith("memsnap: breakpoint ")
+    assert text.endswith(" at no_such_function_here is pending: nothing of that name is loaded "
+                         "yet (a stripped program, a library not loaded); once it is, the "
+                         "breakpoint takes a snapshot at each hit\n")
 
 
 def test_bad_files(session):

@@ -14,6 +14,7 @@ from gdbmem.analysis.growth import diff, process_verdict, region_key, trends, us
 from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
+from gdbmem.render.growth import _signed_kb, sparkline
 from gdbmem.snapshots import Record, Session, read_records
 from tests.helpers import fixture
 
@@ -166,3 +167,15 @@ def test_a_journal_writes_an_unchanged_smaps_once(tmp_path):
     assert [r.label for r in again] == [f"hit {i}" for i in range(5)]
     with pytest.raises(ParseError, match="previous record's, and there is none"):
         read_records(journal[journal.index(b'{"format"', 100):])
+
+
+def test_a_change_below_the_smallest_growth_draws_flat():
+    # 4K in 97.5M: noise, not a full-height step; a real rise still fills the bars.
+    assert sparkline([99840, 99840, 99844, 99844], flat_below_kb=64) == "▁▁▁▁"
+    assert sparkline([99840, 99840, 99844, 99844]) == "▁▁██"
+    assert sparkline([0, 64, 128], flat_below_kb=64) == "▁▄█"
+
+
+def test_growth_rates_too_small_for_a_whole_kb_are_not_zero():
+    assert [_signed_kb(v) for v in (0.4, -0.4, 0.04, 0, 16.2, 1536)] == [
+        "+0.4K", "-0.4K", "0", "0", "+16K", "+1.5M"]

@@ -27,7 +27,7 @@ def test_format_kb(kb, text):
 def test_plain_kb_and_bytes():
     assert format_kb(1536, human=False) == "1536"
     assert format_kb(None, human=False) == "?"
-    assert (format_bytes(0), format_bytes(1023), format_bytes(4096)) == ("0B", "1023B", "4K")
+    assert (format_bytes(0), format_bytes(1023), format_bytes(4096)) == ("0", "1023B", "4K")
 
 
 @pytest.mark.parametrize("text, size", [

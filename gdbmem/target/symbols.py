@@ -37,13 +37,22 @@ def value_address(value: gdb.Value, expression: str = "the value") -> int:
         raise TargetError(f"cannot take {expression!r} as an address: {exc}") from None
 
 
+def _outer_function(pc: int) -> str | None:
+    """The function whose code holds `pc`, not one inlined into it (the outermost block with
+    a function: a Rust program's core::intrinsics::unlikely inlined into main is main's)."""
+    block = gdb.block_for_pc(pc)
+    name = None
+    while block is not None:
+        if block.function is not None:
+            name = block.function.print_name
+        block = block.superblock
+    return name
+
+
 def location_of(pc: int) -> str:
     """`function at file:line` for a code address, as far as gdb's symbols tell."""
     try:
-        block = gdb.block_for_pc(pc)
-        while block is not None and block.function is None:
-            block = block.superblock
-        name = block.function.name if block is not None else None
+        name = _outer_function(pc)
         sal = gdb.find_pc_line(pc)
     except (gdb.error, RuntimeError):
         return f"{pc:#x}"
@@ -74,12 +83,19 @@ def stop_location() -> str:
 
 def breakpoint_location(location: object) -> str | None:
     """A gdb.BreakpointLocation (gdb 13) as `function at file:line`, as `info breakpoints`
-    names it; None where gdb does not tell."""
-    function = getattr(location, "function", None)
+    names it: the line it gives, in the function whose code holds it (demangled; gdb 13's
+    own `function` is the linkage name for Rust); None where gdb does not tell."""
+    address = getattr(location, "address", None)
     source = getattr(location, "source", None)
-    if not function:
+    if address is None:
         return None
-    return f"{function} at {source[0]}:{source[1]}" if source else function
+    try:
+        name = _outer_function(int(address)) or getattr(location, "function", None)
+    except (gdb.error, RuntimeError):
+        return None
+    if not name:
+        return None
+    return f"{name} at {source[0]}:{source[1]}" if source else name
 
 
 _INFO_SYMBOL_RE = re.compile(r"(.*?) in section (\S+)(?: of (.*))?")

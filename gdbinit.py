@@ -3,9 +3,10 @@
     (gdb) source /path/to/gdbmem/gdbinit.py
 
 Works from any directory and in any gdb with Python >= 3.9; sourcing it twice registers
-nothing twice. gdbmem itself needs nothing beyond the standard library; the project's
-virtualenv (.venv, made from gdb's own Python by `make setup`) is added to sys.path when it
-matches this gdb's Python, so scripts run inside gdb can import the test tools too.
+nothing twice. gdbmem writes its tables with tabulate and its colours with pygments: the
+project's virtualenv (.venv, made from gdb's own Python by `make setup`) holds them, and is
+put first on sys.path when it matches this gdb's Python (before the system's own packages,
+which may hold an older pygments). Without them, one line says what to run.
 """
 
 import os
@@ -30,12 +31,19 @@ def _gdbmem_setup() -> None:
         sys.path.insert(0, here)
     site = os.path.join(here, ".venv", "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
     if os.path.isdir(site) and site not in sys.path:
-        sys.path.append(site)
+        sys.path.insert(1, site)
     try:
         import gdbmem.commands
     except ImportError as exc:
-        gdb.write("gdbmem: cannot import the package from %s (%s); run `make setup` there\n"
-                  % (here, exc), gdb.STDERR)
+        missing = getattr(exc, "name", None)
+        if missing in ("tabulate", "pygments"):
+            gdb.write("gdbmem: needs the Python packages tabulate and pygments in gdb's Python "
+                      "(%s): run `make setup` in %s, or install them for that Python\n"
+                      % (sys.executable or "python%d.%d" % sys.version_info[:2], here),
+                      gdb.STDERR)
+        else:
+            gdb.write("gdbmem: cannot import the package from %s (%s); run `make setup` there\n"
+                      % (here, exc), gdb.STDERR)
         return
     gdbmem.commands.register()
 

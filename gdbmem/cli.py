@@ -16,6 +16,17 @@ FILE: a captured /proc/PID/smaps or maps, `pmap -x` output, or snapshots saved b
 
 from __future__ import annotations
 
+import sys
+
+try:  # the packages the reports are written with: without them, one line, no traceback
+    import pygments  # noqa: F401
+    import tabulate  # noqa: F401
+except ImportError as _missing:
+    sys.stderr.write(f"gdbmem: needs the Python packages tabulate and pygments ({_missing}): "
+                     "run `make setup` in gdbmem's directory and use .venv/bin/gdbmem, or "
+                     "`pip install tabulate pygments`\n")
+    sys.exit(2)
+
 import argparse
 import hashlib
 import json
@@ -32,8 +43,10 @@ from gdbmem.captures import snapshots
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
 from gdbmem.model import Hole
 from gdbmem.render.checks import check_report
+from gdbmem.render.color import Palette
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
+from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.scan import extents_digest
 from gdbmem.snapshots import Record, new_journal
 
@@ -60,23 +73,27 @@ def _parser() -> argparse.ArgumentParser:
     layout = p.add_mutually_exclusive_group()
     layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout")
     layout.add_argument("--json", action="store_true")
+    _formats(p)
     p = sub.add_parser("diff", help="what changed between two snapshots")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--from", type=int, metavar="N",
                    help="snapshot N (default: the last of the first file)")
     p.add_argument("--to", type=int, metavar="N", help="snapshot N (default: the last)")
     p.add_argument("--json", action="store_true")
+    _formats(p)
     p = sub.add_parser("trend", help="trends and verdicts over captures")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p.add_argument("--pid", type=int, metavar="N",
                    help="the snapshots of process N (when they are of several)")
     p.add_argument("--json", action="store_true")
+    _formats(p)
     p = sub.add_parser("check", help="suspicious patterns in a capture, and growth over its "
                        "samples")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p.add_argument("--json", action="store_true")
+    _formats(p)
     p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
     p.add_argument("file", metavar="FILE")
     p = sub.add_parser("capture", help="sample a live process's memory")
@@ -85,6 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=10, metavar="N")
     p.add_argument("--out", required=True, metavar="DIR")
     return parser
+
+
+def _formats(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default=DEFAULT_FORMAT, metavar="FMT",
+                        help="the tables' format: any of tabulate's (simple, github, pipe, "
+                             "html, latex, tsv, grid, rst, ...)")
+
+
+def _style(args: argparse.Namespace) -> TextStyle:
+    """The format asked for, in colour only at a terminal (and never with NO_COLOR)."""
+    colour = (sys.stdout.isatty() and os.environ.get("TERM", "dumb") != "dumb"
+              and "NO_COLOR" not in os.environ)
+    depth = ("truecolor" if os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit")
+             else "256" if "256" in os.environ.get("TERM", "") else "16")
+    return TextStyle(args.format, Palette(depth=depth) if colour else None)
 
 
 _LONGEST_INTERVAL = 7 * 24 * 3600.0
@@ -113,7 +145,7 @@ def _map(args: argparse.Namespace) -> str:
     selection = Selection(kinds=parse_kinds(args.kind) if args.kind else None)
     layout = "json" if args.json else "pmap-x" if args.extended else "table"
     return map_report(snapshot, selection, args.sort, args.top, layout, args.group,
-                      not args.kb, cmdline=lambda: args.file)
+                      not args.kb, _style(args), cmdline=lambda: args.file)
 
 
 def _diff(args: argparse.Namespace) -> str:
@@ -126,16 +158,18 @@ def _diff(args: argparse.Namespace) -> str:
     for number in (first, last):
         if not 1 <= number <= len(series):
             raise UsageError(f"no snapshot #{number} (there are 1 to {len(series)})")
-    return diff_report(series[first - 1], series[last - 1], first, last, args.json)
+    return diff_report(series[first - 1], series[last - 1], first, last, args.json,
+                       _style(args))
 
 
 def _trend(args: argparse.Namespace) -> str:
-    return trend_report(_snapshots(args.files), args.min_growth, args.json, pid=args.pid)
+    return trend_report(_snapshots(args.files), args.min_growth, args.json, _style(args),
+                        args.pid)
 
 
 def _check(args: argparse.Namespace) -> str:
     series = _snapshots(args.files)
-    return check_report(series[-1], series, DEFAULTS, args.min_growth, args.json)
+    return check_report(series[-1], series, DEFAULTS, args.min_growth, args.json, _style(args))
 
 
 def _verify(args: argparse.Namespace) -> str:

@@ -69,7 +69,8 @@ fi
 say "making .venv from $python"
 "$python" -m venv --clear "$root/.venv"
 "$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -r "$requirements"
-# gdbmem itself, editable: the `gdbmem` command for captured files, in .venv/bin
-"$root/.venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$root"
+# gdbmem itself, editable, with its packages (tabulate, pygments): the `gdbmem` command for
+# captured files, in .venv/bin; gdbinit.py puts this venv's site-packages first on gdb's path.
+"$root/.venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root"
 echo "$want" >"$stamp"
 say "done"

@@ -74,7 +74,12 @@ class Command(gdb.Command):
 
     def complete(self, text: str, word: str):
         """The options, for a word that starts with '-'; other words as `words` says."""
-        token = text.rsplit(maxsplit=1)[-1] if text.strip() and not text.endswith(" ") else ""
+        words = text.split()
+        token = words.pop() if words and not text.endswith(" ") else ""
+        if words and words[-1] == "--format":
+            from gdbmem.render.table import FORMATS
+
+            return trim_to_word(complete_choices(token, FORMATS), token, word)
         if not token.startswith("-"):
             return self.words
         return trim_to_word(complete_choices(token, option_strings(self.parser)), token, word)
@@ -143,6 +148,16 @@ def arrange(parser: argparse.ArgumentParser, words: Sequence[str]) -> list[str]:
             positionals.append(word)
         i += 1
     return [*options, "--", *positionals] if positionals else options
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """--format FMT: any of tabulate's table formats (the default: set gdbmem table-format)."""
+    from gdbmem.render.table import FORMATS
+
+    parser.add_argument("--format", choices=FORMATS, metavar="FMT",
+                        help="the tables' format: any of tabulate's (simple, github, pipe, "
+                             "html, latex, tsv, grid, rst, ...); default: set gdbmem "
+                             "table-format")
 
 
 def complete_choices(word: str, choices: Sequence[str], comma_list: bool = False) -> list[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb
+from gdbmem.commands.base import ArgumentParser, Command, add_format, write
+from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb, text_style
 from gdbmem.render.checks import check_report
 from gdbmem.snapshots import SESSION
 from gdbmem.target import current
@@ -28,6 +28,7 @@ Examples:
   memcheck
   memcheck --json""")
 parser.add_argument("--json", action="store_true", help="print a JSON array of findings")
+add_format(parser)
 
 
 class MemcheckCommand(Command):
@@ -38,5 +39,5 @@ class MemcheckCommand(Command):
         snapshot = current().snapshot(with_rollup=False)  # the checks sum the regions
         history = [r.snapshot for r in SESSION.records]
         text = check_report(snapshot, history, check_thresholds(), leak_min_growth_kb(),
-                            args.json)
+                            args.json, text_style(from_tty, args.format))
         write(text if args.json else f"memcheck: {text}")

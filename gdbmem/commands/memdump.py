@@ -11,6 +11,7 @@ import gdb  # type: ignore[import-not-found]
 from gdbmem.analysis.spans import Span, between
 from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
 from gdbmem.render.dump import dump_description, dump_line
@@ -115,4 +116,4 @@ class MemdumpCommand(Command):
                 if not args.json:
                     write(dump_line(span, path, result))
         if args.json:
-            write(jsonout.dumps(reports))
+            write(jsonout.report(reports, text_style(from_tty)))

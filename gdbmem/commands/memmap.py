@@ -9,15 +9,17 @@ from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.commands.base import (
     ArgumentParser,
     Command,
+    add_format,
     complete_choices,
     option_strings,
     trim_to_word,
     write,
 )
-from gdbmem.commands.settings import colour_wanted
+from gdbmem.commands.settings import text_style
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.model import DELETED_SUFFIX, KINDS
 from gdbmem.render.maps import map_report
+from gdbmem.render.table import FORMATS
 from gdbmem.target import current
 from gdbmem.target.symbols import evaluate_address
 from gdbmem.units import parse_size
@@ -40,7 +42,8 @@ Examples:
   memmap --perms rw? --min-rss 1M
   memmap --range $sp-0x10000,$sp+0x10000
   memmap -x                      exactly pmap -x (also -d for pmap -d, -X for every field)
-  memmap --json                  one object per region, every smaps field by the kernel's name""")
+  memmap --json                  one object per region, every smaps field by the kernel's name
+  memmap --sort rss --top 5 --format github   a table to paste into an issue tracker""")
 parser.add_argument("name", nargs="*", metavar="NAME",
                     help="keep regions whose name holds NAME, or matches /REGEX/")
 parser.add_argument("--kind", metavar="K[,K]", help="keep regions of these kinds")
@@ -59,6 +62,7 @@ parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain k
 parser.add_argument("--group", action="store_true",
                     help="one row per mapping name (per kind for unnamed memory), its regions "
                          "summed; --sort and --top then apply to the rows")
+add_format(parser)
 layout = parser.add_mutually_exclusive_group()
 layout.add_argument("-x", dest="extended", action="store_true", help="pmap -x's layout and totals")
 layout.add_argument("-d", dest="device", action="store_true", help="pmap -d's layout and totals")
@@ -103,7 +107,7 @@ class MemmapCommand(Command):
         target = current()
         layout = _layout(args)
         text = map_report(target.snapshot(), selection, args.sort, args.top, layout, args.group,
-                          not args.kb, colour_wanted(from_tty), target.cmdline)
+                          not args.kb, text_style(from_tty, args.format), target.cmdline)
         if layout != "json":  # said first, and never inside JSON
             for line in (target.which, target.note()):
                 if line:
@@ -114,7 +118,9 @@ class MemmapCommand(Command):
         words = text.split()
         token = words.pop() if words and not text.endswith(" ") else ""
         previous = words[-1] if words else ""
-        if previous == "--kind":
+        if previous == "--format":
+            matches = complete_choices(token, FORMATS)
+        elif previous == "--kind":
             matches = complete_choices(token, KINDS, comma_list=True)
         elif previous == "--sort":
             matches = complete_choices(token, SORT_KEYS)

@@ -10,12 +10,12 @@ import argparse
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command, write
+from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.settings import (
-    colour_wanted,
     journal_max_bytes,
     leak_min_growth_kb,
     snapshot_directory,
+    text_style,
 )
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
@@ -154,6 +154,7 @@ def _subcommand(name: str, summary: str, epilog: str = "") -> ArgumentParser:
 
 def _json(sub: ArgumentParser) -> ArgumentParser:
     sub.add_argument("--json", action="store_true", help="print JSON")
+    add_format(sub)
     return sub
 
 
@@ -200,7 +201,8 @@ class ListCommand(Command):
     parser = _json(_subcommand("list", "List the snapshots, one line each."))
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        write(records_report(named(SESSION.records), args.json, SESSION.journal_state()))
+        write(records_report(named(SESSION.records), args.json, SESSION.journal_state(),
+                             text_style(from_tty, args.format)))
 
 
 class ShowCommand(Command):
@@ -213,7 +215,7 @@ class ShowCommand(Command):
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         (record,) = named([SESSION.get(args.number)])
         write(snapshot_report(args.number, record, args.json, not args.kb,
-                                  colour_wanted(from_tty)))
+                                  text_style(from_tty, args.format)))
 
 
 class DiffCommand(Command):
@@ -226,7 +228,7 @@ class DiffCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         write(diff_report(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot,
-                              args.a, args.b, args.json, colour_wanted(from_tty)))
+                              args.a, args.b, args.json, text_style(from_tty, args.format)))
 
 
 class TrendCommand(Command):
@@ -241,7 +243,7 @@ class TrendCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
-                           args.json, colour_wanted(from_tty), args.pid))
+                           args.json, text_style(from_tty, args.format), args.pid))
 
 
 class ClearCommand(Command):

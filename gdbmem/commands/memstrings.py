@@ -10,8 +10,10 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
 from gdbmem.render.dump import strings_report
+from gdbmem.render.table import PLAIN
 from gdbmem.safefile import SafeFile, check_new
 from gdbmem.scan import ENCODINGS, find_strings, walk
 from gdbmem.target import current
@@ -82,7 +84,8 @@ class MemstringsCommand(Command):
             if wanted is not None:
                 found = (f for f in found if wanted.search(f.text))
             strings = list(itertools.islice(found, args.limit))
-        text = strings_report(strings, args.json)
+        text = strings_report(strings, args.json,
+                              text_style(from_tty) if args.output is None else PLAIN)
         if args.output is None:
             write(text)
             return

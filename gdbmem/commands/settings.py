@@ -8,6 +8,8 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.checks import DEFAULTS, Thresholds
 from gdbmem.errors import UsageError
+from gdbmem.render.color import DEFAULT_STYLE, Palette, styles
+from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.snapshots import default_directory
 from gdbmem.units import format_bytes, parse_size
 
@@ -35,6 +37,44 @@ Usage: set gdbmem colour on|off|auto"""
 
     def get_show_string(self, svalue: str) -> str:
         return f"gdbmem colours its output: {svalue}."
+
+
+class StyleParameter(gdb.Parameter):
+    """Which pygments style gdbmem's colours come from.
+
+Any installed pygments style (tab completes them); the default reads well on dark and on
+light terminals. Colours show only at a terminal while `set style enabled` is on; with
+COLORTERM=truecolor they are exact, with a 256-colour TERM close, else the terminal's own
+16 colours (which follow its theme, whatever the style).
+Usage: set gdbmem style NAME"""
+
+    set_doc = "Set the pygments style of gdbmem's colours."
+    show_doc = "Show the pygments style of gdbmem's colours."
+
+    def __init__(self) -> None:
+        super().__init__("gdbmem style", gdb.COMMAND_DATA, gdb.PARAM_ENUM, styles())
+        self.value = DEFAULT_STYLE
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"gdbmem's colours come from the pygments style {svalue}."
+
+
+class TableFormatParameter(gdb.Parameter):
+    """The format of gdbmem's tables, when a command's --format does not say.
+
+Any of tabulate's formats (tab completes them): simple (the default), github or pipe to
+paste into an issue tracker, html, latex, tsv, grid, rst, ...
+Usage: set gdbmem table-format FORMAT"""
+
+    set_doc = "Set the format of gdbmem's tables."
+    show_doc = "Show the format of gdbmem's tables."
+
+    def __init__(self) -> None:
+        super().__init__("gdbmem table-format", gdb.COMMAND_DATA, gdb.PARAM_ENUM, list(FORMATS))
+        self.value = DEFAULT_FORMAT
+
+    def get_show_string(self, svalue: str) -> str:
+        return f"gdbmem's tables are written in tabulate's {svalue} format."
 
 
 class DebugParameter(gdb.Parameter):
@@ -148,11 +188,15 @@ _debug: DebugParameter | None = None
 _snapshot_dir: SnapshotDirParameter | None = None
 _leak_min_growth: LeakMinGrowthParameter | None = None
 _journal_max_size: JournalMaxSizeParameter | None = None
+_style: StyleParameter | None = None
+_table_format: TableFormatParameter | None = None
+_palettes: dict[tuple[str, str], Palette] = {}
 JOURNAL_MAX_SIZE = "1G"
 
 
 def register() -> None:
-    global _colour, _debug, _snapshot_dir, _leak_min_growth, _journal_max_size
+    global _colour, _debug, _snapshot_dir, _leak_min_growth, _journal_max_size, _style
+    global _table_format
     _Prefix("set gdbmem", "Set gdbmem's settings.")
     _Prefix("show gdbmem", "Show gdbmem's settings.")
     _colour = ColourParameter()
@@ -160,6 +204,8 @@ def register() -> None:
     _snapshot_dir = SnapshotDirParameter()
     _leak_min_growth = LeakMinGrowthParameter()
     _journal_max_size = JournalMaxSizeParameter()
+    _style = StyleParameter()
+    _table_format = TableFormatParameter()
     _thresholds[:] = [_Threshold(*spec) for spec in THRESHOLDS]
 
 
@@ -198,6 +244,27 @@ def colour_wanted(from_tty: bool) -> bool:
     if setting is True:
         return True
     return bool(from_tty) and os.isatty(1) and os.environ.get("TERM", "dumb") != "dumb"
+
+
+def colour_depth() -> str:
+    """As the terminal allows: truecolor (COLORTERM says so), 256 (TERM says so), else 16."""
+    if os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return "truecolor"
+    return "256" if "256" in os.environ.get("TERM", "") else "16"
+
+
+def text_style(from_tty: bool, table_format: str | None = None) -> TextStyle:
+    """How a command writes its report: the table format it asked for (or the setting's),
+    and colours when colour_wanted()."""
+    fmt = table_format or (_table_format.value if _table_format is not None
+                           else DEFAULT_FORMAT)
+    if not colour_wanted(from_tty):
+        return TextStyle(fmt, None)
+    key = (_style.value if _style is not None else DEFAULT_STYLE, colour_depth())
+    palette = _palettes.get(key)
+    if palette is None:
+        palette = _palettes[key] = Palette(*key)
+    return TextStyle(fmt, palette)
 
 
 def debug_enabled() -> bool:

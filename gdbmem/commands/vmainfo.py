@@ -8,7 +8,8 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.lookup import describe_address
 from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.settings import colour_wanted
+from gdbmem.commands.settings import text_style
+from gdbmem.errors import UsageError
 from gdbmem.render.vmainfo import address_report
 from gdbmem.target import current
 from gdbmem.target.symbols import evaluate_address, symbol_at
@@ -16,12 +17,13 @@ from gdbmem.target.symbols import evaluate_address, symbol_at
 parser = ArgumentParser(
     "vmainfo",
     "Show the mapping that holds an address, and everything known about it.",
-    usage="vmainfo [-h] [--json] ADDR",
+    usage="vmainfo [-h] [--json] [--bytes N] ADDR",
     epilog="""\
 ADDR is any gdb expression. The report names the region (bounds, size, perms, kind, path,
 owning thread), the offset into the region and into its file, the symbol and section,
-whether the page is resident, swapped or not present (pagemap), and the region's smaps
-fields. For an unmapped address it names the nearest regions below and above.
+whether the page is resident, swapped or not present (pagemap), the region's smaps
+fields, and the bytes at the address as a hexdump (--bytes N, 32 by default, 0 for none;
+?? where unreadable). For an unmapped address it names the nearest regions below and above.
 
 Examples:
   vmainfo $sp                    which stack, which thread
@@ -31,6 +33,9 @@ Examples:
 See also the functions $vma_start(ADDR) and $vma_end(ADDR): x/8gx $vma_start($sp)""")
 parser.add_argument("address", nargs="+", metavar="ADDR", help="a gdb expression")
 parser.add_argument("--json", action="store_true", help="print a JSON object")
+parser.add_argument("--bytes", type=int, default=32, metavar="N",
+                    help="show the N bytes at the address as a hexdump (default 32, 0: none)")
+_MOST_BYTES = 1 << 16
 
 
 class VmainfoCommand(Command):
@@ -45,4 +50,7 @@ class VmainfoCommand(Command):
         info = describe_address(target.regions(), address)
         symbol = symbol_at(address) if info.mapped else None
         page = target.page_state(address) if info.mapped else None
-        write(address_report(info, symbol, page, args.json, colour_wanted(from_tty)))
+        if not 0 <= args.bytes <= _MOST_BYTES:
+            raise UsageError(f"--bytes takes a count from 0 to {_MOST_BYTES}")
+        data = target.read_bytes(address, args.bytes) if info.mapped else []
+        write(address_report(info, symbol, page, args.json, text_style(from_tty), data))

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pygments.token import Comment, Generic
+
 from gdbmem.analysis.checks import Thresholds, check
 from gdbmem.analysis.growth import trends
 from gdbmem.model import Snapshot
 from gdbmem.render import jsonout
+from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
 
 # Trends need this many snapshots before a region can be called growing.
 TREND_MINIMUM = 4
 
 
 def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thresholds,
-                 min_growth_kb: int, as_json: bool) -> str:
+                 min_growth_kb: int, as_json: bool, style: TextStyle = PLAIN) -> str:
     """The findings on `current`, with the trends of `history` (memsnap's snapshots, or a
     capture's samples) once there are TREND_MINIMUM of them: only those of the same process
-    (snapshots loaded from another program, or of a fork's child, say nothing of this one)."""
+    (snapshots loaded from another program, or of a fork's child, say nothing of this one).
+    As text: a line that counts them, then a table, a row for each region of each finding."""
     history = [s for s in history if s.pid == current.pid]
     region_trends = (trends(history, min_growth_kb) if len(history) >= TREND_MINIMUM else [])
     findings = check(current, thresholds, region_trends)
     if as_json:
-        return jsonout.dumps([f.to_dict() for f in findings])
+        return jsonout.report([f.to_dict() for f in findings], style)
     if not findings:
         return "nothing suspicious\n"
     notes = sum(1 for f in findings if f.severity == "note")
@@ -31,9 +35,17 @@ def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thr
         head += f" ({'a note' if notes == 1 else 'all notes'}: nothing to act on)"
     elif notes:
         head += f" ({notes} of them note{'s' if notes != 1 else ''}, nothing to act on)"
-    lines = [head]
+    rows = []
     for finding in findings:
-        note = " (note)" if finding.severity == "note" else ""
-        lines.append(f"{finding.name}{note}: {finding.why}")
-        lines += [f"    {where}" for where in finding.regions]
-    return "\n".join(lines) + "\n"
+        name = finding.name + (" (note)" if finding.severity == "note" else "")
+        for n, where in enumerate(finding.regions or [""]):
+            rows.append((name, finding.why, where) if n == 0 else ("", "", where))
+    return head + "\n" + render_table(_COLUMNS, list(zip(*rows)), style)
+
+
+def _severity(name: str):
+    return Comment if name.endswith("(note)") else Generic.Error
+
+
+_COLUMNS = (Column("Finding", "<", _severity), Column("Why", "<"),
+            Column("Where", "<", clean=False))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from gdbmem.analysis.spans import Span
 from gdbmem.render import jsonout
+from gdbmem.render.table import PLAIN, TextStyle
 from gdbmem.scan import DumpResult, Found
 from gdbmem.units import format_bytes
 
@@ -38,7 +39,7 @@ def dump_line(span: Span, path: str, result: DumpResult) -> str:
             f"{path}.json\n")
 
 
-def strings_report(strings: Sequence[Found], as_json: bool) -> str:
+def strings_report(strings: Sequence[Found], as_json: bool, style: TextStyle = PLAIN) -> str:
     if as_json:
-        return jsonout.dumps([f.to_dict() for f in strings])
+        return jsonout.report([f.to_dict() for f in strings], style)
     return "".join(f"{f.address:#x} {f.text}\n" for f in strings)

@@ -11,9 +11,9 @@ from gdbmem.analysis.totals import process_summary
 from gdbmem.errors import UsageError
 from gdbmem.model import Snapshot
 from gdbmem.render import jsonout
-from gdbmem.render.color import KIND_COLOURS, VERDICT_COLOURS
+from gdbmem.render.color import KIND_TOKENS, VERDICT_TOKENS
 from gdbmem.render.maps import region_table, summary_line
-from gdbmem.render.table import Column, render_table
+from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
 from gdbmem.snapshots import Record
 from gdbmem.units import format_kb
 
@@ -43,7 +43,7 @@ def _signed_kb(kb: float, human: bool = True) -> str:
     return ("+" if whole > 0 else "-" if whole < 0 else "") + format_kb(abs(whole), human)
 
 
-def records_table(records: Sequence[Record]) -> str:
+def records_table(records: Sequence[Record], style: TextStyle = PLAIN) -> str:
     first = records[0].taken_at if records else 0.0
     rows = []
     for number, record in enumerate(records, 1):
@@ -55,12 +55,12 @@ def records_table(records: Sequence[Record]) -> str:
                      str(len(snapshot.regions)), str(len(record.threads) or "?"),
                      record.label, record.location))
     columns = [Column("#"), Column("After"), Column("Time"), Column("RSS"), Column("PSS"),
-               Column("Regions"), Column("Threads"), Column("Label", "<"),
-               Column("Stopped in", "<")]
-    return render_table(columns, list(zip(*rows)) or [[] for _ in columns])
+               Column("Regions"), Column("Threads"), Column("Label", "<", clean=False),
+               Column("Stopped in", "<", clean=False)]
+    return render_table(columns, list(zip(*rows)) or [[] for _ in columns], style)
 
 
-def diff_text(result: Diff, a: int, b: int, colour: bool = False) -> str:
+def diff_text(result: Diff, a: int, b: int, style: TextStyle = PLAIN) -> str:
     rows = [(c.change, _signed_kb(c.rss_delta_kb),
              format_kb(c.before.rss_kb if c.before else None),
              format_kb(c.after.rss_kb if c.after else None), _signed_kb(c.size_delta_kb),
@@ -71,12 +71,13 @@ def diff_text(result: Diff, a: int, b: int, colour: bool = False) -> str:
     if not rows:
         return head + "no region changed\n"
     columns = [Column("Change", "<"), Column("ΔRSS"), Column("RSS before"), Column("RSS after"),
-               Column("ΔSize"), Column("Kind", "<", KIND_COLOURS.get), Column("Region", "<")]
-    return head + render_table(columns, list(zip(*rows)), colour)
+               Column("ΔSize"), Column("Kind", "<", KIND_TOKENS.get),
+               Column("Region", "<", clean=False)]
+    return head + render_table(columns, list(zip(*rows)), style)
 
 
 def trend_text(trends: Sequence[Trend], process: str, process_series: Sequence[int],
-               colour: bool = False, flat_below_kb: int = 0) -> str:
+               style: TextStyle = PLAIN, flat_below_kb: int = 0) -> str:
     head = (f"process: {process}  RSS {format_kb(process_series[0])} -> "
             f"{format_kb(process_series[-1])}  "
             f"{sparkline(process_series, flat_below_kb=flat_below_kb)}\n")
@@ -84,41 +85,42 @@ def trend_text(trends: Sequence[Trend], process: str, process_series: Sequence[i
              format_kb(t.series_kb[0]), format_kb(t.series_kb[-1]),
              sparkline(t.series_kb, flat_below_kb=flat_below_kb),
              t.kind, t.key) for t in trends]
-    columns = [Column("Verdict", "<", VERDICT_COLOURS.get), Column("Per snap"), Column("Per s"),
+    columns = [Column("Verdict", "<", VERDICT_TOKENS.get), Column("Per snap"), Column("Per s"),
                Column("First"), Column("Last"), Column("RSS", "<"),
-               Column("Kind", "<", KIND_COLOURS.get), Column("Region", "<")]
-    return head + render_table(columns, list(zip(*rows)), colour)
+               Column("Kind", "<", KIND_TOKENS.get), Column("Region", "<", clean=False)]
+    return head + render_table(columns, list(zip(*rows)), style)
 
 
 # Reports: each one's text and JSON, for memsnap in gdb and the gdbmem command alike ----------
 
-def records_report(records: Sequence[Record], as_json: bool, journal: str) -> str:
+def records_report(records: Sequence[Record], as_json: bool, journal: str,
+                   style: TextStyle = PLAIN) -> str:
     """memsnap list."""
     if as_json:
-        return jsonout.dumps([
+        return jsonout.report([
             {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
              "taken_at": r.taken_at,
              "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
              "regions": len(r.snapshot.regions), "threads": len(r.threads)}
-            for n, r in enumerate(records, 1)])
+            for n, r in enumerate(records, 1)], style)
     if not records:
         return ("memsnap: no snapshots yet (`memsnap` takes one, `memsnap on LOCATION` "
                 "takes one at each hit)\n")
-    return records_table(records) + f"journal: {journal}\n"
+    return records_table(records, style) + f"journal: {journal}\n"
 
 
 def snapshot_report(number: int, record: Record, as_json: bool, human: bool = True,
-                    colour: bool = False) -> str:
+                    style: TextStyle = PLAIN) -> str:
     """memsnap show N: the snapshot as memmap shows a live process."""
     snapshot = record.snapshot
     summary = process_summary(snapshot.rollup, snapshot.regions)
     if as_json:
-        return jsonout.dumps({
+        return jsonout.report({
             "number": number, "label": record.label, "location": record.location,
             "pid": record.pid, "taken_at": record.taken_at, "totals": summary._asdict(),
-            "regions": [r.to_dict() for r in snapshot.regions]})
+            "regions": [r.to_dict() for r in snapshot.regions]}, style)
     return (f"snapshot #{number} {record.label} ({record.location})\n"
-            + region_table(snapshot.regions, human, colour) + summary_line(summary, human))
+            + region_table(snapshot.regions, human, style) + summary_line(summary, human))
 
 
 def _processes(snapshots: Sequence[Snapshot]) -> list[int]:
@@ -127,15 +129,15 @@ def _processes(snapshots: Sequence[Snapshot]) -> list[int]:
 
 
 def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json: bool,
-                colour: bool = False) -> str:
+                style: TextStyle = PLAIN) -> str:
     """memsnap diff A B, and gdbmem diff."""
     if len(_processes([a, b])) > 1:
         raise UsageError(f"#{a_number} is of process {a.pid} and #{b_number} of process "
                          f"{b.pid}: a diff compares snapshots of one process")
     result = diff(a, b)
     if not as_json:
-        return diff_text(result, a_number, b_number, colour)
-    return jsonout.dumps({
+        return diff_text(result, a_number, b_number, style)
+    return jsonout.report({
         "from": a_number, "to": b_number, "seconds": result.seconds,
         "rss_delta_kb": result.rss_delta_kb, "pss_delta_kb": result.pss_delta_kb,
         "swap_delta_kb": result.swap_delta_kb,
@@ -143,11 +145,11 @@ def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json:
                      "rss_delta_kb": c.rss_delta_kb, "size_delta_kb": c.size_delta_kb,
                      "before": c.before._asdict() if c.before else None,
                      "after": c.after._asdict() if c.after else None}
-                    for c in result.changes]})
+                    for c in result.changes]}, style)
 
 
 def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
-                 colour: bool = False, pid: int | None = None) -> str:
+                 style: TextStyle = PLAIN, pid: int | None = None) -> str:
     """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
     when they are of several: a fork's child, a program run again)."""
     processes = _processes(snapshots)
@@ -167,7 +169,7 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
     verdict = process_verdict(snapshots, region_trends, min_growth_kb)
     series = process_series(snapshots)
     if as_json:
-        return jsonout.dumps({"verdict": verdict, "snapshots": len(snapshots),
+        return jsonout.report({"verdict": verdict, "snapshots": len(snapshots),
                               "process_series_kb": series,
-                              "regions": [t.to_dict() for t in region_trends]})
-    return trend_text(region_trends, verdict, series, colour, min_growth_kb)
+                              "regions": [t.to_dict() for t in region_trends]}, style)
+    return trend_text(region_trends, verdict, series, style, min_growth_kb)

@@ -25,13 +25,13 @@ from gdbmem.analysis.totals import (
 from gdbmem.errors import UsageError
 from gdbmem.model import Region, Snapshot
 from gdbmem.render import jsonout
-from gdbmem.render.color import KIND_COLOURS
-from gdbmem.render.table import Column, render_table
+from gdbmem.render.color import FIGURE, KIND_TOKENS
+from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
 from gdbmem.units import UNKNOWN, format_kb, kb_formatter
 
 
-def _kind_colour(text: str) -> str | None:
-    return KIND_COLOURS.get(text)
+def _figure(text: str):
+    return FIGURE
 
 
 def mapping_label(region: Region) -> str:
@@ -64,12 +64,12 @@ def _mapping_labels(regions: Sequence[Region], paths: list[str], threads: list) 
 
 MAP_COLUMNS = (
     Column("Start"), Column("End"), Column("Size"), Column("Offset"), Column("Perms", "<"),
-    Column("RSS"), Column("PSS"), Column("Dirty"), Column("Swap"),
-    Column("Kind", "<", _kind_colour), Column("Mapping", "<"),
+    Column("RSS", token=_figure), Column("PSS"), Column("Dirty"), Column("Swap"),
+    Column("Kind", "<", KIND_TOKENS.get), Column("Mapping", "<", clean=False),
 )
 
 
-def region_table(regions: Sequence[Region], human: bool = True, colour: bool = False,
+def region_table(regions: Sequence[Region], human: bool = True, style: TextStyle = PLAIN,
                  with_totals: bool = True) -> str:
     """memmap's default table: one row per region and a totals row."""
     f = kb_formatter(human)
@@ -93,7 +93,7 @@ def region_table(regions: Sequence[Region], human: bool = True, colour: bool = F
                   f"total of {count} region{'s' if count != 1 else ''}")
         for column_cells, cell in zip(cells, footer):
             column_cells.append(cell)
-    return render_table(MAP_COLUMNS, cells, colour)
+    return render_table(MAP_COLUMNS, cells, style)
 
 
 def summary_line(summary: ProcessSummary, human: bool = True) -> str:
@@ -107,12 +107,13 @@ _SOURCES = {"smaps_rollup": "from smaps_rollup", "regions": "summed over the reg
 
 
 GROUP_COLUMNS = (
-    Column("Regions"), Column("Size"), Column("RSS"), Column("PSS"), Column("USS"),
-    Column("Dirty"), Column("Swap"), Column("Kind", "<", _kind_colour), Column("Mapping", "<"),
+    Column("Regions"), Column("Size"), Column("RSS", token=_figure), Column("PSS"), Column("USS"),
+    Column("Dirty"), Column("Swap"), Column("Kind", "<", KIND_TOKENS.get),
+    Column("Mapping", "<", clean=False),
 )
 
 
-def group_table(groups: Sequence[Group], human: bool = True, colour: bool = False) -> str:
+def group_table(groups: Sequence[Group], human: bool = True, style: TextStyle = PLAIN) -> str:
     """One row per mapping name, the figures of all its regions summed (like smem -m)."""
     f = kb_formatter(human)
     rows = []
@@ -121,7 +122,7 @@ def group_table(groups: Sequence[Group], human: bool = True, colour: bool = Fals
         uss_kb = sum_figures([r.uss_kb for r in g.regions])
         rows.append((str(t.count), f(t.size_kb), f(t.rss_kb), f(t.pss_kb), f(uss_kb),
                      f(t.dirty_kb), f(t.swap_kb), g.kind, g.name))
-    return render_table(GROUP_COLUMNS, list(zip(*rows)) or [[] for _ in GROUP_COLUMNS], colour)
+    return render_table(GROUP_COLUMNS, list(zip(*rows)) or [[] for _ in GROUP_COLUMNS], style)
 
 
 def _pmap_mode(perms: str) -> str:
@@ -179,13 +180,13 @@ def field_names(regions: Sequence[Region]) -> list[str]:
     return list(names)
 
 
-def smaps_table(regions: Sequence[Region], colour: bool = False) -> str:
+def smaps_table(regions: Sequence[Region], style: TextStyle = PLAIN) -> str:
     """-X: every smaps field of every region, in kB, with a totals row."""
     names = field_names(regions)
     columns = [Column("Address"), Column("Perm", "<"), Column("Offset"), Column("Device"),
                Column("Inode")]
     columns += [Column(name, "<" if name == "VmFlags" else ">") for name in names]
-    columns.append(Column("Mapping", "<"))
+    columns.append(Column("Mapping", "<", clean=False))
     rows = []
     for r in regions:
         row = [f"{r.start:x}", r.perms, f"{r.offset:08x}", r.dev, str(r.inode)]
@@ -200,7 +201,7 @@ def smaps_table(regions: Sequence[Region], colour: bool = False) -> str:
     rows.append(["", "", "", "", "total"]
                 + [format_kb(sums[n], human=False) if n in sums else "" for n in names]
                 + [f"kB, {len(regions)} regions"])
-    return render_table(columns, list(zip(*rows)), colour)
+    return render_table(columns, list(zip(*rows)), style)
 
 
 # Page sizes and flags are not amounts: a sum of them means nothing.
@@ -226,7 +227,7 @@ _EVERYTHING = Selection()
 
 def map_report(snapshot: Snapshot, selection: Selection = _EVERYTHING, sort: str | None = None,
                top: int | None = None, layout: str = "table", group: bool = False,
-               human: bool = True, colour: bool = False,
+               human: bool = True, style: TextStyle = PLAIN,
                cmdline: Callable[[], str] = str) -> str:
     """memmap, and gdbmem map: the snapshot's regions that `selection` keeps, sorted, the
     first `top`, in one of LAYOUTS; with `group`, one row per mapping name (or kind, for
@@ -242,14 +243,14 @@ def map_report(snapshot: Snapshot, selection: Selection = _EVERYTHING, sort: str
         groups = sort_groups(groups, sort) if sort else groups
         groups = groups[:top] if top is not None else groups
         if layout == "json":
-            return jsonout.dumps(group_json(groups))
+            return jsonout.report(group_json(groups), style)
         if not groups:
             raise UsageError("no region matches")
-        return group_table(groups, human, colour)
+        return group_table(groups, human, style)
     regions = sort_regions(regions, sort) if sort else regions
     regions = regions[:top] if top is not None else regions
     if layout == "json":
-        return jsonout.dumps([r.to_dict() for r in regions])
+        return jsonout.report([r.to_dict() for r in regions], style)
     if not regions:
         raise UsageError("no region matches")
     if layout == "pmap-x":
@@ -257,6 +258,6 @@ def map_report(snapshot: Snapshot, selection: Selection = _EVERYTHING, sort: str
     if layout == "pmap-d":
         return pmap_device(regions, snapshot.pid, cmdline())
     if layout == "every-field":
-        return smaps_table(regions, colour)
-    return (region_table(regions, human, colour)
+        return smaps_table(regions, style)
+    return (region_table(regions, human, style)
             + summary_line(process_summary(snapshot.rollup, snapshot.regions), human))

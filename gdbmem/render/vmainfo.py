@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from gdbmem.analysis.lookup import AddressInfo
 from gdbmem.model import Region, Symbol
 from gdbmem.proc import PageState
 from gdbmem.render import jsonout
-from gdbmem.render.color import KIND_COLOURS, paint
+from gdbmem.render.color import KIND_TOKENS
+from gdbmem.render.table import PLAIN, TextStyle
 from gdbmem.units import format_bytes, format_kb
 
 _KIND_WORDS = {
@@ -42,8 +44,22 @@ def _page_words(page: PageState) -> str:
     return ", ".join(words)
 
 
+def hexdump(address: int, data: Sequence[int | None]) -> list[str]:
+    """`hexdump -C`'s lines for bytes at `address` (16 a line, the address in full); a byte
+    that could not be read is ?? (and a space in the text column)."""
+    lines = []
+    for row in range(0, len(data), 16):
+        chunk = data[row:row + 16]
+        cells = ["??" if b is None else f"{b:02x}" for b in chunk]
+        cells += ["  "] * (16 - len(chunk))
+        text = "".join(" " if b is None else chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{address + row:016x}  {' '.join(cells[:8])}  {' '.join(cells[8:])}  "
+                     f"|{text}|")
+    return lines
+
+
 def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
-                 colour: bool = False) -> str:
+                 style: TextStyle = PLAIN, data: Sequence[int | None] = ()) -> str:
     region = info.region
     if region is None:
         lines = [f"{info.address:#x} is not mapped."]
@@ -60,8 +76,8 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         return "\n".join(lines) + "\n"
     kind = region.kind or "anon"
     what = _KIND_WORDS.get(kind, kind)
-    if colour:
-        what = paint(what, KIND_COLOURS.get(kind))
+    if style.palette is not None:
+        what = style.palette.paint(what, KIND_TOKENS.get(kind))
     named = f" {region.path}" if region.path else ""
     lines = [f"{info.address:#x} is in {what}{named}{_owner(region)}",
              f"  region   {region.start:#x}-{region.end:#x}  {format_kb(region.size_kb)}  "
@@ -79,6 +95,12 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         figures = "  ".join(f"{name} {_field_text(name, value)}"
                             for name, value in region.fields.items())
         lines.append(f"  smaps    {figures}")
+    if data:
+        dump = "\n".join(hexdump(info.address, data)) + "\n"
+        if style.palette is not None:
+            dump = style.palette.highlight(dump, "hexdump")
+        lines += [f"  {'bytes' if n == 0 else '':9}{line}"
+                  for n, line in enumerate(dump.rstrip("\n").split("\n"))]
     return "\n".join(lines) + "\n"
 
 
@@ -102,8 +124,8 @@ def gap_above(info: AddressInfo) -> int | None:
     return info.above.start - info.address if info.above is not None else None
 
 
-def address_json(info: AddressInfo, symbol: Symbol | None,
-                 page: PageState | None) -> dict[str, Any]:
+def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
+                 data: Sequence[int | None] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {
         "address": info.address,
         "mapped": info.mapped,
@@ -113,6 +135,7 @@ def address_json(info: AddressInfo, symbol: Symbol | None,
         "symbol": symbol.name if symbol else None,
         "section": symbol.section if symbol else None,
         "page": page.to_dict() if page is not None else None,
+        "bytes": list(data),  # from the address on; null where unreadable
     }
     if not info.mapped:
         out["below"] = (dict(info.below.to_dict(), gap=gap_below(info))
@@ -123,8 +146,9 @@ def address_json(info: AddressInfo, symbol: Symbol | None,
 
 
 def address_report(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
-                   as_json: bool, colour: bool = False) -> str:
-    """vmainfo ADDR."""
+                   as_json: bool, style: TextStyle = PLAIN,
+                   data: Sequence[int | None] = ()) -> str:
+    """vmainfo ADDR: with `data`, the bytes at the address."""
     if as_json:
-        return jsonout.dumps(address_json(info, symbol, page))
-    return address_text(info, symbol, page, colour)
+        return jsonout.report(address_json(info, symbol, page, data), style)
+    return address_text(info, symbol, page, style, data)

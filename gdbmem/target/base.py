@@ -115,6 +115,20 @@ class Target:
         return Record(self.pid, time.time(), self.read_proc("smaps", keep_open=True), "",
                       self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
 
+    def read_bytes(self, address: int, count: int) -> list[int | None]:
+        """`count` bytes at `address`, page by page: None for each byte that cannot be read
+        (vmainfo shows them as such, never as an error)."""
+        data = self.read_memory(address, count) if count else b""
+        if data is not None and len(data) == count:
+            return list(data)
+        out: list[int | None] = []
+        while len(out) < count:
+            at = address + len(out)
+            size = min(count - len(out), PAGE - at % PAGE)
+            piece = self.read_memory(at, size)
+            out += list(piece) if piece is not None and len(piece) == size else [None] * size
+        return out
+
     def map_names(self) -> list[str]:
         """The mapping names (for tab completion: never an error)."""
         try:

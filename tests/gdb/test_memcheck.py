@@ -16,7 +16,11 @@ def test_findings_and_thresholds(layout_program, tmp_path):
     (deleted,) = gdb.json("memcheck --json")  # the first run: default thresholds
     assert deleted["finding"] == "deleted-file"
     assert deleted["regions"] == [f"{tmp_path}/layout-deleted.bin (deleted)"]
-    assert gdb.output("memcheck").startswith("memcheck: 1 finding\ndeleted-file: ")
+    text = gdb.output("memcheck").splitlines()
+    assert text[0] == "memcheck: 1 finding"
+    assert text[1].split() == ["Finding", "Why", "Where"]
+    assert text[3].split()[:3] == ["deleted-file", "mapped", "files"]
+    assert text[3].endswith(f"{tmp_path}/layout-deleted.bin (deleted)")
     assert gdb.output("show gdbmem check-anon-rss").strip() == (
         "kB resident in one anonymous region that is large: 512.")
     lowered = json.loads(gdb.nth("memcheck --json", 1)["output"])
@@ -43,8 +47,11 @@ def test_a_healthy_process_with_a_jit_gets_no_warning():
     findings = gdb.json("memcheck --json")
     assert [(f["finding"], f["severity"]) for f in findings] == [("jit-code", "note")]
     assert findings[0]["regions"] == ["0x320000000000-0x320000010000 anon"]
+    why = ("1 anonymous region (64K) writable and executable: code a JIT compiles (a JVM, "
+           "node, ...)")
+    width = len(why)
     assert gdb.output("memcheck").splitlines() == [
         "memcheck: 1 finding (a note: nothing to act on)",
-        "jit-code (note): 1 anonymous region (64K) writable and executable: code a JIT "
-        "compiles (a JVM, node, ...)",
-        "    0x320000000000-0x320000010000 anon"]
+        "Finding          " + "Why".ljust(width) + "  Where",
+        "---------------  " + "-" * width + "  " + "-" * len("0x320000000000-0x320000010000 anon"),
+        "jit-code (note)  " + why + "  0x320000000000-0x320000010000 anon"]

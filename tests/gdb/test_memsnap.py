@@ -121,7 +121,7 @@ def test_diff_and_show(session):
     assert heap["rss_delta_kb"] == pytest.approx(15 * 16, abs=24)  # 15 ticks of 16 KiB
     assert result["changes"][0]["key"] == "[heap]"
     text = gdb.output("memsnap diff 1 4").splitlines()
-    assert text[0].startswith("from #1 to #4") and "grown" in text[2] and "[heap]" in text[2]
+    assert text[0].startswith("from #1 to #4") and "grown" in text[3] and "[heap]" in text[3]
     shown = gdb.json("memsnap show 2 --json")
     assert shown["number"] == 2 and shown["totals"]["rss_kb"] > 0
     assert any(r["kind"] == "heap" for r in shown["regions"])
@@ -132,7 +132,7 @@ def test_trend_table(session):
     gdb, _ = session
     lines = gdb.nth("memsnap trend", 0)["output"].splitlines()
     assert lines[0].startswith("process: leak")
-    assert lines[2].split()[0] == "leak" and lines[2].split()[-1] == "[heap]"
+    assert lines[3].split()[0] == "leak" and lines[3].split()[-1] == "[heap]"
 
 
 def test_a_saved_file_reads_outside_gdb(session):

@@ -124,7 +124,7 @@ def test_sort_and_top_apply_to_groups():
         ("/dev/zero (deleted)", 1, 128)]
     assert set(rows[0]) == {"name", "kind", "regions", "size_kb", "rss_kb", "pss_kb", "uss_kb",
                             "dirty_kb", "swap_kb"}
-    assert len(map_report(snapshot, sort="rss", top=8, group=True).splitlines()) == 1 + 8
+    assert len(map_report(snapshot, sort="rss", top=8, group=True).splitlines()) == 2 + 8
     by_address = json.loads(map_report(snapshot, group=True, layout="json", sort="addr"))
     assert by_address[0]["name"] == "[anon]" and len(by_address) == len(group_regions(layout()))
     with pytest.raises(UsageError, match="--group goes with the default table or --json"):

@@ -40,7 +40,7 @@ def test_map_of_pmap_and_maps_captures(capsys):
     assert regions[1]["path"] == "layout-file.bin" and regions[1]["kind"] == "file"
     assert [r["kind"] for r in regions if r["path"] == "libc.so.6"] == ["lib"] * 5
     out, _ = run(capsys, "map", str(FIXTURES / "layout.pmap-x"), "--top", "1")
-    assert out.splitlines()[1].split()[:5] == ["0x200000000000", "0x200000300000", "3M", "?",
+    assert out.splitlines()[2].split()[:5] == ["0x200000000000", "0x200000300000", "3M", "?",
                                                "rw-p"]  # pmap -x says no offset: unknown
     out, _ = run(capsys, "map", str(FIXTURES / "layout.pmap-x"), "-x")
     assert out.splitlines()[-1] == "total kB           72472    2796    1364"

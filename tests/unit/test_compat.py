@@ -45,7 +45,10 @@ def test_pure_layers_run_on_python_3_9():
     interpreter = python39()
     if interpreter is None:
         pytest.skip("no Python 3.9 on this machine to check against")
+    # gdbmem's packages (tabulate, pygments: pure Python) from the project's venv.
+    site = sorted(ROOT.glob(".venv/lib/python3*/site-packages"))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(map(str, site)))
     done = subprocess.run([interpreter, "-c", SMOKE], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "total kB           72472    2796    1364"

@@ -84,7 +84,7 @@ def test_a_memmap_of_a_target_without_commands():
     target = FakeTarget()
     snapshot = target.snapshot()
     text = map_report(snapshot, top=1, human=False)
-    assert text.splitlines()[1].split()[:9] == ["0x200000000000", "0x200000300000", "3072", "0x0",
+    assert text.splitlines()[2].split()[:9] == ["0x200000000000", "0x200000300000", "3072", "0x0",
                                                 "rw-p", "1024", "1024", "1024", "0"]
     assert text.endswith("(from smaps_rollup)\n")
     pmap = map_report(snapshot, layout="pmap-x", cmdline=target.cmdline)

@@ -95,6 +95,24 @@ class _Columns:
             self.raw[j] = []  # the numbers replace the text; keep memory flat
         return values
 
+    def view(self, row: int) -> FieldView:
+        """Region `row`'s fields, as a read-only mapping."""
+        return FieldView(self, row)
+
+    def columns_of(self, rows: Sequence[int], names: Sequence[str]) -> list[list[Any]]:
+        """model.field_columns for regions that are `rows` of these columns: each named
+        column is read once, with no lookup per region (summing six fields over 1,000 regions
+        one lookup at a time cost ~9 ms)."""
+        out = []
+        for name in names:
+            j = self.index.get(name)
+            if j is None:
+                out.append([None] * len(rows))
+                continue
+            column = self.column(j)
+            out.append([column[row] for row in rows])
+        return out
+
     def _convert(self, j: int) -> list[Any]:
         assert self.raw is not None
         name, raw = self.names[j], self.raw[j]
@@ -148,25 +166,6 @@ class FieldView(Mapping):
     def __len__(self) -> int:
         return len(self._columns.names)
 
-    @staticmethod
-    def columns_of(views: Sequence[Any], names: Sequence[str]) -> list[list[Any]] | None:
-        """model.field_columns' fast path: when every view reads the same parsed columns, each
-        named column is read once, with no lookup per region (summing six fields over 1,000
-        regions one lookup at a time cost ~9 ms). None when the views do not share them."""
-        columns = views[0]._columns
-        if not all(type(v) is FieldView and v._columns is columns for v in views):
-            return None
-        rows = [v._row for v in views]
-        out = []
-        for name in names:
-            j = columns.index.get(name)
-            if j is None:
-                out.append([None] * len(views))
-                continue
-            column = columns.column(j)
-            out.append([column[row] for row in rows])
-        return out
-
 
 def _column_is_regular(raw: list[bytes], prefix: bytes, kb: bool) -> bool:
     joined = b"\n".join(raw)
@@ -202,6 +201,7 @@ class _ColumnParser:
         self.regions: list[Region] = []
         self.pending: list[bytes] = []
         self.decoded: dict[bytes, str] = {b"": ""}
+        self.numbers: dict[int, dict[bytes, int]] = {16: {}, 10: {}}
 
     def _learn_layout(self, lines: list[bytes]) -> bool | None:
         """The stride and field names from the first block; None until it is complete."""
@@ -229,6 +229,14 @@ class _ColumnParser:
         for raw in set(column).difference(decoded):
             decoded[raw] = raw.decode("utf-8", "surrogateescape")
         return map(decoded.__getitem__, column)
+
+    def _numbers(self, column: tuple[bytes, ...], base: int) -> Iterator[int]:
+        """The column as ints, each distinct value converted once (offsets and inodes are
+        mostly 0: anonymous memory)."""
+        known = self.numbers[base]
+        for raw in set(column).difference(known):
+            known[raw] = int(raw, base)
+        return map(known.__getitem__, column)
 
     def _figures(self, lines: list[bytes], j: int | None, count: int) -> list | None:
         """One headline column of this chunk as ints ([None]*count if the kernel lacks it)."""
@@ -290,9 +298,9 @@ class _ColumnParser:
         decoded = self._decoded
         first = len(self.regions)
         self.regions.extend(map(
-            Region.measured, starts, ends, decoded(perms), map(int, offset, repeat(16)),
-            decoded(dev), map(int, inode), decoded(name),
-            map(FieldView, repeat(columns), range(first, first + len(headers))),
+            Region.measured, starts, ends, decoded(perms), self._numbers(offset, 16),
+            decoded(dev), self._numbers(inode, 10), decoded(name),
+            repeat(columns), range(first, first + len(headers)),
             rss, pss, dirty, swap))
         return True
 

@@ -34,6 +34,8 @@ def _gdbmem_setup() -> None:
         sys.path.insert(1, site)
     try:
         import gdbmem.commands
+
+        gdbmem.commands.register()  # imports the commands, and what they need
     except ImportError as exc:
         missing = getattr(exc, "name", None)
         if missing in ("tabulate", "pygments"):
@@ -44,8 +46,6 @@ def _gdbmem_setup() -> None:
         else:
             gdb.write("gdbmem: cannot import the package from %s (%s); run `make setup` there\n"
                       % (here, exc), gdb.STDERR)
-        return
-    gdbmem.commands.register()
 
 
 _gdbmem_setup()

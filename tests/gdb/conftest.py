@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -100,6 +102,21 @@ def assert_no_traceback(session: Session) -> None:
     for result in session.results:
         for text in (result["output"], result["error"] or ""):
             assert "Traceback" not in text and "Python Exception" not in text, text
+
+
+def gdbserver(program, *args):
+    """A gdbserver for one program on a free loopback port; returns (process, port)."""
+    server = subprocess.Popen(["gdbserver", "--once", "127.0.0.1:0", str(program), *map(str, args)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    for line in server.stdout:
+        m = re.search(r"Listening on port (\d+)", line)
+        if m:
+            return server, int(m.group(1))
+        if time.monotonic() > deadline:
+            break
+    server.kill()
+    raise AssertionError("gdbserver did not start")
 
 
 @pytest.fixture(scope="session")

@@ -4,32 +4,14 @@ the remote protocol, memory through gdb, and fresh at every stop."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import subprocess
-import time
 
 import pytest
 
-from tests.gdb.conftest import assert_no_traceback, build, run_gdb
+from tests.gdb.conftest import assert_no_traceback, build, gdbserver, run_gdb
 
 pytestmark = pytest.mark.skipif(shutil.which("gdbserver") is None,
                                 reason="gdbserver is not installed (make setup installs it)")
-
-
-def gdbserver(program, *args):
-    """A gdbserver for one program on a free loopback port; returns (process, port)."""
-    server = subprocess.Popen(["gdbserver", "--once", "127.0.0.1:0", str(program), *map(str, args)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    for line in server.stdout:
-        m = re.search(r"Listening on port (\d+)", line)
-        if m:
-            return server, int(m.group(1))
-        if time.monotonic() > deadline:
-            break
-    server.kill()
-    raise AssertionError("gdbserver did not start")
 
 
 @pytest.fixture(scope="module")

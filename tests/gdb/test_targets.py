@@ -5,13 +5,22 @@ after an exec. Each command succeeds or says one clear line; nowhere a Python tr
 from __future__ import annotations
 
 import os
+import pathlib
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
-from tests.gdb.conftest import GDBINIT, assert_no_traceback, assert_one_clean_line, build, run_gdb
-from tests.gdb.test_remote import gdbserver
+from tests.gdb.conftest import (
+    GDBINIT,
+    ROOT,
+    assert_no_traceback,
+    assert_one_clean_line,
+    build,
+    gdbserver,
+    run_gdb,
+)
 
 EVERY_COMMAND = [
     "memmap", "memmap --json", "memmap -x", "memmap -X", "memmap --group", "memmap --kind nope",
@@ -70,17 +79,44 @@ def test_gdbserver(layout_program, tmp_path):
     assert session["memmap -X"]["ok"] and session["memsnap trend"]["error"]
 
 
+@pytest.fixture
+def readable_by_nobody(tmp_path):
+    """What gdb as nobody needs, copied where nobody can read it: gdbinit.py, the package,
+    its packages from the venv, and the testprog (a clone may sit in a 0700 home, and
+    pytest's own tmp_path under a 0700 directory). Removed afterwards."""
+    place = pathlib.Path(tempfile.mkdtemp(prefix="gdbmem-nobody-"))
+    try:
+        os.chmod(place, 0o755)
+        shutil.copytree(ROOT / "gdbmem", place / "gdbmem",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(GDBINIT, place / "gdbinit.py")
+        for site in ROOT.glob(".venv/lib/python3*/site-packages"):
+            target = place / site.relative_to(ROOT)
+            for name in ("tabulate", "pygments"):
+                for path in site.glob(f"{name}*"):
+                    copy = shutil.copytree if path.is_dir() else shutil.copy
+                    target.mkdir(parents=True, exist_ok=True)
+                    copy(path, target / path.name)
+        shutil.copy(build("nondump"), place / "nondump")
+        for path in [place, *place.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+        os.chmod(tmp_path, 0o777)
+        yield place
+    finally:
+        shutil.rmtree(place, ignore_errors=True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root to run gdb as another user")
-def test_a_proc_we_may_not_read(tmp_path):
+def test_a_proc_we_may_not_read(readable_by_nobody, tmp_path):
     """gdb as nobody debugs a process that made itself not dumpable: ptrace works, /proc not."""
-    nondump = build("nondump")
-    os.chmod(tmp_path, 0o777)
+    place = readable_by_nobody
     argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "gdb", "-nx",
-            "-batch", "-ex", f"source {GDBINIT}", "-ex", "break ready", "-ex", "run",
+            "-batch", "-ex", f"source {place}/gdbinit.py", "-ex", "break ready", "-ex", "run",
             "-ex", "memmap", "-ex", "vmainfo $sp", "-ex", "memsnap", "-ex", "memcheck",
-            "-ex", "x/s &secret", str(nondump)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            "-ex", "x/s &secret", str(place / "nondump")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=place,
+                          env=dict(os.environ, XDG_STATE_HOME=str(tmp_path)))
     errors = [line for line in done.stderr.splitlines() if line.startswith("mem")
               or line.startswith("vmainfo")]
     assert len(errors) == 4, done.stderr

@@ -41,6 +41,7 @@ from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.captures import snapshots
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
+from gdbmem.journal import new_journal
 from gdbmem.model import Hole
 from gdbmem.render.checks import check_report
 from gdbmem.render.color import Palette
@@ -48,7 +49,7 @@ from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.scan import extents_digest
-from gdbmem.snapshots import Record, new_journal
+from gdbmem.snapshots import Record
 
 
 class _Parser(argparse.ArgumentParser):

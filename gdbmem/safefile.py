@@ -30,10 +30,11 @@ from gdbmem.units import format_bytes
 # The name part kept in a temporary file's name: with `.`, the pid and the token it stays
 # well under the 255 bytes a file name may have, however long the real name.
 _NAME_KEPT = 96
-# Ours: .NAME.PID.TOKEN.part, and .NAME.PID.part as gdbmem 0.1 named them (tried second:
-# a token of eight digits must not be read as a pid).
+# Ours: .NAME.PID.TOKEN.part, and .NAME.PID.part as gdbmem 0.1 named them (the first tried
+# first: a token of eight digits must not be read as a pid).
 _PART_RES = (re.compile(r"\..*\.(\d+)\.[0-9a-f]{8}\.part\Z", re.DOTALL),
              re.compile(r"\..*\.(\d+)\.part\Z", re.DOTALL))
+_PART_RE = re.compile(r"\..*\.(\d+)(?:\.[0-9a-f]{8})?\.part\Z", re.DOTALL)  # either form
 
 Notify = Callable[[str], None]
 
@@ -73,23 +74,37 @@ def check_new(paths: Sequence[str], force: bool = False) -> None:
             raise OutputError(f"{path} exists (use --force to replace it)")
 
 
-def sweep(directory: str) -> list[str]:
-    """Remove the temporary files of gdbmems that died while writing here (their pid is gone):
-    the names of those removed, each with its size."""
-    removed = []
+def own_files(directory: str, name: re.Pattern) -> list[tuple[str, os.stat_result, re.Match]]:
+    """The regular files of ours (this user's) in `directory` whose names match `name`: what
+    gdbmem may remove there (stale parts, old journals), never another's or a link."""
     try:
         names = os.listdir(directory)
     except OSError:
         return []
-    for name in names:
-        m = _PART_RES[0].match(name) or _PART_RES[1].match(name)
-        if m is None or int(m.group(1)) == os.getpid() or os.path.exists(f"/proc/{m.group(1)}"):
+    found = []
+    for entry in names:
+        m = name.match(entry)
+        if m is None:
             continue
-        path = os.path.join(directory, name)
+        path = os.path.join(directory, entry)
         try:
             info = os.lstat(path)
-            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
-                continue
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+            found.append((path, info, m))
+    return found
+
+
+def sweep(directory: str) -> list[str]:
+    """Remove the temporary files of gdbmems that died while writing here (their pid is gone):
+    the names of those removed, each with its size."""
+    removed = []
+    for path, info, m in own_files(directory, _PART_RE):
+        pid = int((_PART_RES[0].match(m.group(0)) or m).group(1))
+        if pid == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        try:
             os.unlink(path)
         except OSError:
             continue

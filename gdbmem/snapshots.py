@@ -20,16 +20,15 @@ import json
 import math
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, Union
 
 from gdbmem.errors import OutputError, ParseError, UsageError
+from gdbmem.journal import Journal, new_journal, prune
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
-from gdbmem.safefile import create_exclusive
 from gdbmem.units import format_bytes
 
 FORMAT = "gdbmem-snapshot-1"
@@ -318,91 +317,6 @@ def _apply_delta(base: Sequence[bytes], ops: Any, literals: bytes | list[bytes]
     if new is None and offset != len(literals):
         raise ValueError("smaps_delta does not use all its bytes")
     return blocks
-
-
-def new_journal(directory: str, stem: str) -> Journal:
-    """A journal named STEM.jsonl in `directory` (made 0700 if missing), or STEM-2.jsonl ...
-    when that name is taken: an existing file is never appended to."""
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise OutputError(f"cannot use the directory {directory!r}: {reason}") from None
-    for attempt in range(1, 100):
-        path = os.path.join(directory, f"{stem}{'' if attempt == 1 else f'-{attempt}'}.jsonl")
-        if not os.path.lexists(path):
-            return Journal(path)
-    raise OutputError(f"cannot create a journal in {directory}: {stem}.jsonl and 98 more exist")
-
-
-class Journal:
-    """A session's snapshots, appended to a new file (0600, created exclusively) as they are
-    taken, so a crash of gdb loses none. Each record is written as Session.add says: whole,
-    as the previous one, or as a Delta of it."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self.fd = create_exclusive(path)
-        self.size = 0
-
-    def append(self, record: Record, change: Change = None) -> None:
-        parts = record.framed(change)
-        try:
-            written = os.writev(self.fd, parts)
-        except OSError as exc:
-            raise OutputError(f"cannot append to the journal {self.path}: {exc.strerror}") from None
-        if written != sum(map(len, parts)):  # a full disk: take the part written back
-            os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)
-            raise OutputError(f"cannot append to the journal {self.path}: the disk is full")
-        self.size += written
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-JOURNAL_GLOB = re.compile(r"snapshots-\d+-\d+(-\d+)?\.jsonl\Z")
-
-
-def prune(directory: str, current: str, limit: int) -> list[tuple[str, int]]:
-    """Remove the oldest journals in `directory` (gdbmem's, by name; regular files of ours)
-    until all of them together take at most `limit` bytes; never `current`. Returns the
-    (path, size) of each removed."""
-    journals = []
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    for name in names:
-        if not JOURNAL_GLOB.match(name):
-            continue
-        path = os.path.join(directory, name)
-        try:
-            info = os.lstat(path)
-        except OSError:
-            continue
-        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
-            journals.append((info.st_mtime, path, info.st_size))
-    total = sum(size for _, _, size in journals)
-    removed = []
-    for _, path, size in sorted(journals):
-        if total <= limit:
-            break
-        if os.path.abspath(path) == os.path.abspath(current):
-            continue
-        try:
-            os.unlink(path)
-        except OSError:
-            continue
-        total -= size
-        removed.append((path, size))
-    return removed
-
-
-def default_directory() -> str:
-    """Where a session's journal goes: $XDG_STATE_HOME/gdbmem, or ~/.local/state/gdbmem."""
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local",
-                                                             "state")
-    return os.path.join(state, "gdbmem")
 
 
 class Session:

@@ -19,6 +19,7 @@ RANK = {
     "units": 1, "model": 1,
     "proc": 2,
     "kinds": 3, "procread": 3, "safefile": 3,
+    "journal": 4,
     "analysis": 4,
     "snapshots": 5, "scan": 5,
     "captures": 6,

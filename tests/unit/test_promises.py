@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.totals import process_summary, totals
 from gdbmem.errors import OutputError, ParseError, UsageError
+from gdbmem.journal import Journal, new_journal
 from gdbmem.model import Hole, Snapshot
 from gdbmem.proc import parse_smaps
 from gdbmem.render.checks import check_report
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
 from gdbmem.scan import Piece, dump, extents_digest
-from gdbmem.snapshots import Journal, Record, Session, new_journal, read_records
+from gdbmem.snapshots import Record, Session, read_records
 from tests.helpers import ROOT, fixture
 
 SMAPS = fixture("layout.smaps")

@@ -75,10 +75,10 @@ def render_table(columns: Sequence[Column], cells: Sequence[Sequence[str]],
 
 
 def _plain_cells(cells: Sequence[str]) -> bool:
-    """No cell that tabulate would strip, split into lines, expand or measure without its
-    escape codes."""
+    """No cell that tabulate would strip, split into lines, expand, measure without its
+    escape codes, or draw as a line (\x01 is its SEPARATING_LINE)."""
     joined = "\0".join(cells)
-    if any(c in joined for c in ("\n", "\t", "\r", "\x1b", "\x0b", "\x0c")):
+    if any(c in joined for c in ("\n", "\t", "\r", "\x1b", "\x0b", "\x0c", "\x01")):
         return False
     return all(c == c.strip() for c in cells)
 

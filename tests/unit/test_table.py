@@ -3,6 +3,7 @@ byte for byte tabulate's `simple` output for the same cells, under hypothesis.""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -46,7 +47,7 @@ def tabulated(columns, cells, fmt=DEFAULT_FORMAT) -> str:
                                        for c in columns]) + "\n"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=int(os.environ.get("GDBMEM_TABLE_EXAMPLES", "500")), deadline=None)
 @given(tables())
 def test_the_fast_path_is_tabulate_byte_for_byte(columns_cells):
     columns, cells = columns_cells

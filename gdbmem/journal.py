@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from gdbmem.errors import OutputError
 from gdbmem.safefile import create_exclusive, own_files
 
-if TYPE_CHECKING:
-    from gdbmem.snapshots import Change, Record
+
+class Framed(Protocol):
+    """What a journal needs of a record (snapshots.Record): its bytes, as a change says."""
+
+    def framed(self, change: Any = None) -> tuple[bytes, ...]: ...
 
 
 def new_journal(directory: str, stem: str) -> Journal:
@@ -44,7 +47,7 @@ class Journal:
         self.fd = create_exclusive(path)
         self.size = 0
 
-    def append(self, record: Record, change: Change = None) -> None:
+    def append(self, record: Framed, change: Any = None) -> None:
         parts = record.framed(change)
         try:
             written = os.writev(self.fd, parts)

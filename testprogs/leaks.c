@@ -8,6 +8,7 @@
  *   file   maps DIR/leaks-file.bin (64 KiB) once more per tick and reads it
  *   cache  fills a cache of 16 slots of 64 KiB during the first ticks, then only reuses it
  *   churn  allocates 1 to 64 blocks of 1 to 96 KiB, ticks, frees them all: up and down
+ *   remap  maps 128 KiB anonymous with mmap, ticks, unmaps it: a call site that holds 0
  * Each iteration calls tick(i) with the memory in place (break there), then the program
  * exits when TICKS are done.
  */
@@ -84,6 +85,12 @@ int main(int argc, char **argv) {
             if (!cache[slot]) cache[slot] = touched(64 * 1024);
             memset(cache[slot], i, 64 * 1024);
             tick(i);
+        } else if (!strcmp(mode, "remap")) {
+            volatile char *p = mmap(NULL, 32 * 4096, PROT_READ | PROT_WRITE,
+                                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            p[0] = 1;
+            tick(i);
+            munmap((void *)p, 32 * 4096);
         } else if (!strcmp(mode, "churn")) {
             void *blocks[64];
             int n = 1 + rand() % 64;

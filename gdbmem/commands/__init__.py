@@ -17,6 +17,7 @@ def register() -> bool:
     from gdbmem.commands.memmap import MemmapCommand
     from gdbmem.commands.memsnap import COMMANDS as MEMSNAP_COMMANDS
     from gdbmem.commands.memstrings import MemstringsCommand
+    from gdbmem.commands.memtrace import COMMANDS as MEMTRACE_COMMANDS
     from gdbmem.commands.vmainfo import VmainfoCommand
 
     settings.register()
@@ -24,7 +25,7 @@ def register() -> bool:
     VmainfoCommand()
     MemdumpCommand()
     MemstringsCommand()
-    for command in MEMSNAP_COMMANDS:
+    for command in (*MEMSNAP_COMMANDS, *MEMTRACE_COMMANDS):
         command()
     MemcheckCommand()
     VmaStart()

@@ -12,7 +12,18 @@ from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
 from gdbmem.render.vmainfo import address_report
 from gdbmem.target import current
-from gdbmem.target.symbols import evaluate_address, symbol_at
+from gdbmem.target.symbols import evaluate_address, resolve_pc, symbol_at
+from gdbmem.trace import LEDGER
+from gdbmem.trace.fold import Frame, site_frame
+
+
+def _mapped_by(address: int) -> Frame | None:
+    """The call site whose traced call mapped the range holding `address` (memtrace)."""
+    stack = LEDGER.holder(address)
+    if stack is None:
+        return None
+    return site_frame([resolve_pc(pc) for pc in LEDGER.pcs[stack]])
+
 
 parser = ArgumentParser(
     "vmainfo",
@@ -22,7 +33,8 @@ parser = ArgumentParser(
 ADDR is any gdb expression. The report names the region (bounds, size, perms, kind, path,
 owning thread), the offset into the region and into its file, the symbol and section,
 whether the page is resident, swapped or not present (pagemap), the region's smaps
-fields, and the bytes at the address as a hexdump (--bytes N, 32 by default, 0 for none;
+fields, the call that mapped it when memtrace traced it, and the bytes at the address as a
+hexdump (--bytes N, 32 by default, 0 for none;
 ?? where unreadable). For an unmapped address it names the nearest regions below and above.
 
 Examples:
@@ -53,4 +65,5 @@ class VmainfoCommand(Command):
         if not 0 <= args.bytes <= _MOST_BYTES:
             raise UsageError(f"--bytes takes a count from 0 to {_MOST_BYTES}")
         data = target.read_bytes(address, args.bytes) if info.mapped else []
-        write(address_report(info, symbol, page, args.json, text_style(from_tty), data))
+        write(address_report(info, symbol, page, args.json, text_style(from_tty), data,
+                             _mapped_by(address) if info.mapped else None))

@@ -11,6 +11,8 @@ from gdbmem.proc import PageState
 from gdbmem.render import jsonout
 from gdbmem.render.color import KIND_TOKENS
 from gdbmem.render.table import PLAIN, TextStyle
+from gdbmem.render.trace import frame_text
+from gdbmem.trace.fold import Frame
 from gdbmem.units import format_bytes, format_kb
 
 _KIND_WORDS = {
@@ -59,7 +61,8 @@ def hexdump(address: int, data: Sequence[int | None]) -> list[str]:
 
 
 def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
-                 style: TextStyle = PLAIN, data: Sequence[int | None] = ()) -> str:
+                 style: TextStyle = PLAIN, data: Sequence[int | None] = (),
+                 mapped_by: Frame | None = None) -> str:
     region = info.region
     if region is None:
         lines = [f"{info.address:#x} is not mapped."]
@@ -89,6 +92,8 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
     if symbol is not None:
         where = f" of {symbol.objfile}" if symbol.objfile else ""
         lines.append(f"  symbol   {symbol.name} in section {symbol.section}{where}")
+    if mapped_by is not None:
+        lines.append(f"  traced   mapped by {frame_text(mapped_by)} (memtrace)")
     page_text = _page_words(page) if page is not None else "unknown (pagemap unreadable)"
     lines.append(f"  page     {page_text}")
     if region.fields:
@@ -125,7 +130,8 @@ def gap_above(info: AddressInfo) -> int | None:
 
 
 def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
-                 data: Sequence[int | None] = ()) -> dict[str, Any]:
+                 data: Sequence[int | None] = (),
+                 mapped_by: Frame | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "address": info.address,
         "mapped": info.mapped,
@@ -136,6 +142,7 @@ def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         "section": symbol.section if symbol else None,
         "page": page.to_dict() if page is not None else None,
         "bytes": list(data),  # from the address on; null where unreadable
+        "mapped_by": mapped_by.to_dict() if mapped_by is not None else None,  # memtrace
     }
     if not info.mapped:
         out["below"] = (dict(info.below.to_dict(), gap=gap_below(info))
@@ -147,8 +154,9 @@ def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
 
 def address_report(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                    as_json: bool, style: TextStyle = PLAIN,
-                   data: Sequence[int | None] = ()) -> str:
-    """vmainfo ADDR: with `data`, the bytes at the address."""
+                   data: Sequence[int | None] = (), mapped_by: Frame | None = None) -> str:
+    """vmainfo ADDR: with `data`, the bytes at the address; with `mapped_by`, the traced call
+    site that mapped it."""
     if as_json:
-        return jsonout.report(address_json(info, symbol, page, data), style)
-    return address_text(info, symbol, page, style, data)
+        return jsonout.report(address_json(info, symbol, page, data, mapped_by), style)
+    return address_text(info, symbol, page, style, data, mapped_by)

@@ -8,6 +8,7 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.errors import TargetError
 from gdbmem.model import Symbol
+from gdbmem.trace.fold import Frame
 from gdbmem.units import MASK64
 
 
@@ -111,3 +112,25 @@ def symbol_at(address: int) -> Symbol | None:
     if m is None:
         return None
     return Symbol(m.group(1), m.group(2), m.group(3) or "")
+
+
+def resolve_pc(pc: int) -> Frame:
+    """A pc's function, file and line as gdb's symbols tell (minimal symbols where there is
+    no debug information, as for a libc without its -dbg package)."""
+    function = file = line = None
+    try:
+        block = gdb.block_for_pc(pc)
+        while block is not None and block.function is None:
+            block = block.superblock
+        if block is not None:
+            function = block.function.print_name
+        sal = gdb.find_pc_line(pc)
+        if sal.symtab is not None:
+            file, line = sal.symtab.filename, sal.line
+    except (gdb.error, RuntimeError, OverflowError):
+        pass
+    if function is None:
+        symbol = symbol_at(pc)
+        if symbol is not None:
+            function = symbol.name.split(" + ")[0]
+    return Frame(pc, function, file, line)

@@ -20,7 +20,7 @@ RANK = {
     "proc": 2,
     "kinds": 3, "procread": 3, "safefile": 3,
     "journal": 4,
-    "analysis": 4,
+    "analysis": 4, "trace": 4,
     "snapshots": 5, "scan": 5,
     "captures": 6,
     "render": 7,

@@ -1,0 +1,45 @@
+"""memtrace's reports: the call sites by bytes held, and one site's stacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gdbmem.render import jsonout
+from gdbmem.render.color import FIGURE
+from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
+from gdbmem.trace.fold import Frame, Site
+from gdbmem.units import format_bytes
+
+
+def frame_text(frame: Frame) -> str:
+    name = frame.function or f"{frame.pc:#x}"
+    return f"{name} at {frame.file}:{frame.line}" if frame.file else name
+
+
+_COLUMNS = (Column("Site"), Column("Held", token=lambda t: FIGURE), Column("Mapped"),
+            Column("Unmapped"), Column("Calls"), Column("Kinds", "<"),
+            Column("Where", "<", clean=False))
+
+
+def sites_report(sites: Sequence[Site], as_json: bool, style: TextStyle = PLAIN,
+                 region: str | None = None) -> str:
+    """memtrace: one row per site; with `region`, what is held inside it only."""
+    if as_json:
+        return jsonout.report([s.to_dict(n) for n, s in enumerate(sites, 1)], style)
+    if not sites:
+        return f"memtrace: nothing is held{f' in {region}' if region else ''}\n"
+    rows = [(str(n), format_bytes(s.held), format_bytes(s.mapped), format_bytes(s.unmapped),
+             str(s.calls), ",".join(s.kinds), frame_text(s.frame))
+            for n, s in enumerate(sites, 1)]
+    head = f"held in {region}:\n" if region else ""
+    return head + render_table(_COLUMNS, list(zip(*rows)), style)
+
+
+def site_stacks(site: Site, number: int) -> str:
+    """memtrace stack N: every call stack through the site, frame by frame."""
+    lines = [f"site {number}: {frame_text(site.frame)}, {site.calls} call"
+             f"{'s' if site.calls != 1 else ''}, {format_bytes(site.held)} held"]
+    for k, frames in enumerate(site.stacks, 1):
+        lines.append(f"stack {k}:")
+        lines += [f"  #{i:<2} {f.pc:#018x} in {frame_text(f)}" for i, f in enumerate(frames)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,111 @@
+"""memtrace in real gdb on testprogs/leaks.c, whose call sites are known: each leak charged
+to its function and line with the bytes it mapped, churn holding 0, the kinds right, vmainfo
+naming the site of a leaked block, and bad input in one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.gdb.conftest import ROOT, assert_error, assert_no_traceback, build, run_gdb
+
+TICKS = 10
+SOURCE = (ROOT / "testprogs" / "leaks.c").read_text().splitlines()
+
+
+def line_of(text: str) -> int:
+    return next(n for n, line in enumerate(SOURCE, 1) if text in line)
+
+
+MALLOC = line_of("char *p = malloc(size);")  # touched(): every malloc of the testprog
+FILE_MAP = line_of("mmap(NULL, 16 * 4096, PROT_READ, MAP_PRIVATE, fd, 0)")
+REMAP = line_of("mmap(NULL, 32 * 4096, PROT_READ | PROT_WRITE,")
+
+
+@pytest.fixture(scope="module")
+def leaks():
+    return build("leaks")
+
+
+def traced(leaks, mode, tmp_path, extra=()):
+    gdb = run_gdb(["memtrace on", *extra, "run", "memtrace --json"], leaks,
+                  [mode, str(TICKS), str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    return {(s["function"], s["line"]): s for s in gdb.json("memtrace --json")
+            if s["file"] == "testprogs/leaks.c"}, gdb
+
+
+def test_large_mallocs_are_charged_to_their_caller(leaks, tmp_path):
+    found, _ = traced(leaks, "mmap", tmp_path)
+    site = found["touched", MALLOC]  # past malloc, sysmalloc and mmap64
+    block = 256 * 1024 + 4096  # malloc's header rounds a 256 KiB block up a page
+    # The first malloc also makes the heap: brk(0), then brk growing it by glibc's top pad
+    # (128 KiB and a page on this glibc).
+    heap = 128 * 1024 + 4096
+    assert (site["calls"], site["mapped"], site["unmapped"], site["held"]) == (
+        TICKS + 2, TICKS * block + heap, 0, TICKS * block + heap)
+    assert site["kinds"] == ["anon", "heap"]
+    assert [f["function"] for f in site["stack"]][-2:] == ["touched", "main"]
+
+
+def test_a_file_mapped_again_and_again(leaks, tmp_path):
+    found, _ = traced(leaks, "file", tmp_path)
+    site = found["main", FILE_MAP]
+    assert (site["calls"], site["held"], site["kinds"]) == (TICKS, TICKS * 64 * 1024, ["file"])
+
+
+def test_a_site_that_maps_and_unmaps_holds_nothing(leaks, tmp_path):
+    found, _ = traced(leaks, "remap", tmp_path)
+    site = found["main", REMAP]
+    assert (site["calls"], site["mapped"], site["unmapped"], site["held"]) == (
+        TICKS, TICKS * 128 * 1024, TICKS * 128 * 1024, 0)
+
+
+@pytest.mark.parametrize("mode, kind, least", [("heap", "heap", TICKS * 16 * 1024),
+                                                ("arena", "arena", TICKS * 8 * 4096)])
+def test_brk_is_the_heap_s_growth_and_mprotect_an_arena_s(leaks, tmp_path, mode, kind, least):
+    found, _ = traced(leaks, mode, tmp_path)
+    site = found["touched", MALLOC]
+    assert site["kinds"] == [kind]
+    assert site["held"] >= least and site["held"] % 4096 == 0
+    assert site["unmapped"] == 0
+
+
+def test_vmainfo_names_the_site_and_memsnap_goes_on_beside_it(leaks, tmp_path):
+    returns = line_of("    return p;")  # in touched(): p is a block just allocated
+    gdb = run_gdb([f"set gdbmem snapshot-dir {tmp_path}/j", "memtrace on", "memsnap on tick",
+                   "break tick if i == 4", "run", f"break leaks.c:{returns}", "continue",
+                   "vmainfo p --json", "vmainfo p", "memsnap list --json"], leaks,
+                  ["mmap", str(TICKS), str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    mapped_by = gdb.json("vmainfo p --json")["mapped_by"]
+    assert (mapped_by["function"], mapped_by["file"], mapped_by["line"]) == (
+        "touched", "testprogs/leaks.c", MALLOC)
+    assert (f"  traced   mapped by touched at testprogs/leaks.c:{MALLOC} (memtrace)"
+            in gdb.output("vmainfo p"))
+    assert len(gdb.json("memsnap list --json")) == 5  # hits 1 to 5, then the stop
+
+
+def test_bad_input(leaks, layout_program, tmp_path):
+    gdb = run_gdb(["memtrace", "memtrace on", "memtrace on", "break tick if i == 2", "run",
+                   "memtrace stack 999",
+                   "memtrace --region nowhere", "memtrace --top 0", "memtrace on --depth 0",
+                   "memtrace off", "memtrace off", "memtrace clear", "memtrace",
+                   "help memtrace"], leaks, ["mmap", "3", str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    assert_error(gdb, "memtrace", "nothing traced yet")
+    assert gdb.nth("memtrace on", 1)["output"].startswith("memtrace: already on")
+    assert_error(gdb, "memtrace stack 999", "no site 999 (there are 1 to")
+    assert_error(gdb, "memtrace --region nowhere", "nothing matches 'nowhere'")
+    assert_error(gdb, "memtrace --top 0", "--top takes a number of sites")
+    assert_error(gdb, "memtrace on --depth 0", "--depth takes a number of frames")
+    assert gdb.nth("memtrace off", 0)["output"] == "memtrace: off\n"
+    assert gdb.nth("memtrace off", 1)["error"] == "memtrace off: memtrace is not on"
+    assert "memtrace stack SITE" in gdb.output("help memtrace")
+
+
+def test_a_core_is_one_moment(layout_program, tmp_path):
+    core = tmp_path / "core"
+    made = run_gdb([f"gcore {core}"], layout_program, [str(tmp_path)])
+    assert made[f"gcore {core}"]["ok"]
+    gdb = run_gdb(["memtrace on"], None, before=(), gdb_args=[str(layout_program), str(core)])
+    assert_error(gdb, "memtrace on", "a core file is one moment: memtrace needs a live process")

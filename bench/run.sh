@@ -5,7 +5,8 @@
 #   scan     memdump vs gdb's `dump binary memory`, memstrings vs that dump + `strings -a -n 10`,
 #            on 512 MiB of heap-like data;
 #   memsnap  memsnap on a breakpoint hit 2,000 times vs the same breakpoint that only continues;
-#   remote   memmap over gdbserver on loopback vs native, on 1,000 mappings.
+#   remote   memmap over gdbserver on loopback vs native, on 1,000 mappings;
+#   memtrace memtrace on vs gdb's catch syscall + bt 12 + continue, on 500 maps and unmaps.
 # Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,15 @@ bench_memsnap() {
     rm -rf "$scratch"
 }
 
+bench_memtrace() {
+    local scratch
+    echo "memtrace on a program that maps and unmaps 500 times (testprogs/leaks remap):"
+    scratch=$(mktemp -d)
+    gdb -nx -batch -q -ex 'source gdbinit.py' -ex 'set pagination off' -x bench/bench_memtrace.py \
+        --args testprogs/build/leaks remap 500 "$scratch" 2>&1 >/dev/null | sed -n 's/^bench: //p'
+    rm -rf "$scratch"
+}
+
 bench_remote() {
     # Each round attaches to a fresh process natively, then runs one under a fresh gdbserver.
     # The rounds differ mostly in the transfer (loopback round trips): 3 rounds, their median.
@@ -86,10 +96,10 @@ print(f'  median ratio {statistics.median(ratios):.2f}  (goal <= 3)')" "${ratios
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote)
+[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace)
 for name in "${names[@]}"; do
     case $name in
-        memmap | scan | memsnap | remote) "bench_$name" ;;
-        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote)" >&2; exit 2 ;;
+        memmap | scan | memsnap | remote | memtrace) "bench_$name" ;;
+        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace)" >&2; exit 2 ;;
     esac
 done

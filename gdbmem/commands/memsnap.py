@@ -7,6 +7,7 @@ own `help memsnap SUB` and completion; any other words are a label for a snapsho
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
 
@@ -18,12 +19,15 @@ from gdbmem.commands.settings import (
     text_style,
 )
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
+from gdbmem.model import Region
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.safefile import SafeFile
 from gdbmem.snapshots import SESSION, Record, read_records
 from gdbmem.target import current
 from gdbmem.target.gdbtarget import GdbTarget
-from gdbmem.target.symbols import breakpoint_location, location_of, stop_location
+from gdbmem.target.symbols import breakpoint_location, location_of, resolve_pc, stop_location
+from gdbmem.trace import LEDGER
+from gdbmem.trace.fold import Site, sites
 
 parser = ArgumentParser(
     "memsnap",
@@ -131,6 +135,15 @@ class SnapshotBreakpoint(gdb.Breakpoint):
             write(f"memsnap: no snapshot at hit {self.counted}: internal error: "
                   f"{type(exc).__name__}: {exc}\n", gdb.STDERR)
         return self.stop_here
+
+
+def _sites_of(regions: Sequence[Region]) -> list[Site]:
+    """The top 3 traced call sites by bytes held inside these regions (memtrace)."""
+    held: dict[int, int] = {}
+    for region in regions:
+        for stack, size in LEDGER.held(region.start, region.end).items():
+            held[stack] = held.get(stack, 0) + size
+    return sites(LEDGER, resolve_pc, set(held), held)[:3]
 
 
 def _say_taken(number: int) -> None:
@@ -243,7 +256,8 @@ class TrendCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
-                           args.json, text_style(from_tty, args.format), args.pid))
+                           args.json, text_style(from_tty, args.format), args.pid,
+                           _sites_of if LEDGER.pcs else None))
 
 
 class ClearCommand(Command):

@@ -4,18 +4,28 @@ the `gdbmem` command prints the same diff and trend reports."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from gdbmem.analysis.growth import Diff, Trend, diff, process_series, process_verdict, trends
+from gdbmem.analysis.growth import (
+    Diff,
+    Trend,
+    diff,
+    process_series,
+    process_verdict,
+    region_key,
+    trends,
+)
 from gdbmem.analysis.totals import process_summary
 from gdbmem.errors import UsageError
-from gdbmem.model import Snapshot
+from gdbmem.model import Region, Snapshot
 from gdbmem.render import jsonout
 from gdbmem.render.color import KIND_TOKENS, VERDICT_TOKENS
 from gdbmem.render.maps import region_table, summary_line
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
+from gdbmem.render.trace import frame_text
 from gdbmem.snapshots import Record
-from gdbmem.units import format_kb
+from gdbmem.trace.fold import Site
+from gdbmem.units import format_bytes, format_kb
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -148,10 +158,16 @@ def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json:
                     for c in result.changes]}, style)
 
 
+SitesOf = Callable[[Sequence[Region]], Sequence[Site]]
+
+
 def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
-                 style: TextStyle = PLAIN, pid: int | None = None) -> str:
+                 style: TextStyle = PLAIN, pid: int | None = None,
+                 sites_of: SitesOf | None = None) -> str:
     """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
-    when they are of several: a fork's child, a program run again)."""
+    when they are of several: a fork's child, a program run again). sites_of(regions), when
+    memtrace traced the process, gives the top call sites holding memory in the regions a
+    leaking or growing key has in the last snapshot: said under the table, and in JSON."""
     processes = _processes(snapshots)
     if pid is not None:
         if pid not in processes:
@@ -168,8 +184,25 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
     region_trends = trends(snapshots, min_growth_kb)
     verdict = process_verdict(snapshots, region_trends, min_growth_kb)
     series = process_series(snapshots)
+    sites: dict[str, Sequence[Site]] = {}
+    if sites_of is not None:
+        last: dict[str, list[Region]] = {}
+        for region in snapshots[-1].regions:
+            last.setdefault(region_key(region), []).append(region)
+        sites = {t.key: sites_of(last.get(t.key, [])) for t in region_trends
+                 if t.verdict in ("leak", "growing")}
     if as_json:
+        regions = []
+        for t in region_trends:
+            entry = t.to_dict()
+            if t.key in sites:
+                entry["sites"] = [s.to_dict(n) for n, s in enumerate(sites[t.key], 1)]
+            regions.append(entry)
         return jsonout.report({"verdict": verdict, "snapshots": len(snapshots),
-                              "process_series_kb": series,
-                              "regions": [t.to_dict() for t in region_trends]}, style)
-    return trend_text(region_trends, verdict, series, style, min_growth_kb)
+                              "process_series_kb": series, "regions": regions}, style)
+    text = trend_text(region_trends, verdict, series, style, min_growth_kb)
+    lines = [f"  {key}: {frame_text(s.frame)} holds {format_bytes(s.held)}"
+             for key, found in sites.items() for s in found]
+    if lines:
+        text += "call sites holding what grew (memtrace):\n" + "\n".join(lines) + "\n"
+    return text

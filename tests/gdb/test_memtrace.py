@@ -109,3 +109,20 @@ def test_a_core_is_one_moment(layout_program, tmp_path):
     assert made[f"gcore {core}"]["ok"]
     gdb = run_gdb(["memtrace on"], None, before=(), gdb_args=[str(layout_program), str(core)])
     assert_error(gdb, "memtrace on", "a core file is one moment: memtrace needs a live process")
+
+
+def test_memsnap_trend_names_the_sites_of_what_leaks(leaks, tmp_path):
+    gdb = run_gdb([f"set gdbmem snapshot-dir {tmp_path}/j", "memtrace on", "memsnap on tick",
+                   "run", "memsnap trend --json", "memsnap trend"], leaks,
+                  ["mmap", str(TICKS), str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    (anon,) = [r for r in gdb.json("memsnap trend --json")["regions"] if r["key"] == "[anon]"]
+    assert anon["verdict"] == "leak"
+    top = anon["sites"][0]
+    assert (top["function"], top["line"]) == ("touched", MALLOC)
+    assert top["held"] >= (TICKS - 1) * (256 * 1024 + 4096)  # the blocks in [anon] at the end
+    assert "sites" not in next(r for r in gdb.json("memsnap trend --json")["regions"]
+                               if r["verdict"] == "stable")
+    text = gdb.output("memsnap trend")
+    assert ("call sites holding what grew (memtrace):\n"
+            f"  [anon]: touched at testprogs/leaks.c:{MALLOC} holds") in text

@@ -7,6 +7,7 @@
   gdbmem check FILE...             suspicious patterns in the last snapshot and growth over
                                    all of them, as memcheck
   gdbmem verify DUMP               a memdump file against its description (DUMP.json)
+  gdbmem trace FILE...             memtrace's call sites, from a journal or memsnap save
   gdbmem capture PID --every 5s --count N --out DIR
                                    sample a live process without stopping it
 
@@ -48,8 +49,12 @@ from gdbmem.render.color import Palette
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
+from gdbmem.render.trace import sites_report
 from gdbmem.scan import extents_digest
-from gdbmem.snapshots import Record
+from gdbmem.snapshots import Record, read_records
+from gdbmem.trace.events import TraceLog
+from gdbmem.trace.fold import sites
+from gdbmem.trace.ledger import Ledger
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +98,11 @@ def _parser() -> argparse.ArgumentParser:
                        "samples")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--min-growth", type=int, default=64, metavar="KB")
+    p.add_argument("--json", action="store_true")
+    _formats(p)
+    p = sub.add_parser("trace", help="memtrace's call sites, from saved snapshots or a journal")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--top", type=int, metavar="N")
     p.add_argument("--json", action="store_true")
     _formats(p)
     p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
@@ -171,6 +181,26 @@ def _trend(args: argparse.Namespace) -> str:
 def _check(args: argparse.Namespace) -> str:
     series = _snapshots(args.files)
     return check_report(series[-1], series, DEFAULTS, args.min_growth, args.json, _style(args))
+
+
+def _trace(args: argparse.Namespace) -> str:
+    """The call sites memtrace traced, as memtrace shows them in gdb (by their saved names)."""
+    log = TraceLog()
+    for path in args.files:
+        try:
+            with open(path, "rb") as fh:
+                read_records(fh.read(), path, _warn, log)
+        except OSError as exc:
+            raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
+    if not log.events:
+        raise UsageError("no traced calls in " + ", ".join(args.files)
+                         + " (memtrace on, then memsnap save)")
+    if args.top is not None and args.top < 1:
+        raise UsageError("--top takes a number of sites, 1 or more")
+    ledger = Ledger()
+    log.replay(ledger)
+    found = sites(ledger, log.resolve)
+    return sites_report(found[:args.top] if args.top else found, args.json, _style(args))
 
 
 def _verify(args: argparse.Namespace) -> str:
@@ -268,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         out = {"map": _map, "diff": _diff, "trend": _trend, "check": _check,
-               "capture": _capture, "verify": _verify}[args.command](args)
+               "capture": _capture, "verify": _verify, "trace": _trace}[args.command](args)
         sys.stdout.write(out)
         return 0
     except GdbmemError as exc:

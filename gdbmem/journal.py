@@ -48,7 +48,10 @@ class Journal:
         self.size = 0
 
     def append(self, record: Framed, change: Any = None) -> None:
-        parts = record.framed(change)
+        self.write(record.framed(change))
+
+    def write(self, parts: tuple[bytes, ...]) -> None:
+        """Lines already made (memtrace's events), in one writev."""
         try:
             written = os.writev(self.fd, parts)
         except OSError as exc:

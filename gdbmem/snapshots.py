@@ -29,6 +29,7 @@ from gdbmem.journal import Journal, new_journal, prune
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
+from gdbmem.trace.events import FRAMES_FORMAT, TRACE_FORMAT, TraceLog
 from gdbmem.units import format_bytes
 
 FORMAT = "gdbmem-snapshot-1"
@@ -198,10 +199,12 @@ def _text(value: Any, what: str) -> str:
 
 
 def read_records(data: bytes, name: str = "",
-                 torn: Callable[[str], None] | None = None) -> list[Record]:
+                 torn: Callable[[str], None] | None = None,
+                 trace: TraceLog | None = None) -> list[Record]:
     """Records from a saved file (JSON lines) or a journal (framed); ParseError names the
     first bad line. A last record the file ends inside of (gdb killed while writing it) is
-    dropped, and torn(message) says so; without `torn` it is an error like any other."""
+    dropped, and torn(message) says so; without `torn` it is an error like any other.
+    memtrace's records go to `trace` (passed over without one)."""
     records = []
     position, number = 0, 0
     where = f"{name}: " if name else ""
@@ -217,6 +220,10 @@ def read_records(data: bytes, name: str = "",
         cut = at_end  # the file ends inside this line
         try:
             obj = json.loads(line)
+            if isinstance(obj, dict) and obj.get("format") in (TRACE_FORMAT, FRAMES_FORMAT):
+                if trace is not None:  # memtrace's, in the same journal
+                    trace.take(obj)
+                continue
             blocks = None
             if isinstance(obj, dict) and obj.get("smaps_as_previous") is True:
                 if not records:
@@ -348,24 +355,39 @@ class Session:
             if previous._after is not None and (len(self.records) - 1) % _KEYFRAME:
                 previous.blocks = None
         self.records.append(record)
-        if not self.journal_stopped:
-            try:
-                if self.journal is None:
-                    self.journal = new_journal(
-                        directory(), f"snapshots-{os.getpid()}-{int(record.taken_at)}")
-                    change = None  # a journal's first record stands alone
-                self.journal.append(record, change)
-                if limit is not None:
-                    self._bound(limit(), warn)
-            except OutputError as exc:
-                self.journal_stopped = str(exc)
-                if self.journal is not None:
-                    self.journal.close()
-                    self.journal = None
-                if warn is not None:
-                    warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
-                         "`memsnap save FILE` writes them")
+        self._journal(lambda new: record.framed(None if new else change), record.taken_at,
+                      directory, warn, limit)
         return len(self.records)
+
+    def add_lines(self, lines: tuple[bytes, ...], taken_at: float,
+                  directory: Callable[[], str], warn: Callable[[str], None] | None = None,
+                  limit: Callable[[], int] | None = None) -> None:
+        """Journal lines that are not snapshots (memtrace's events and frames)."""
+        self._journal(lambda new: lines, taken_at, directory, warn, limit)
+
+    def _journal(self, parts: Callable[[bool], tuple[bytes, ...]], taken_at: float,
+                 directory: Callable[[], str], warn: Callable[[str], None] | None,
+                 limit: Callable[[], int] | None) -> None:
+        """Append parts(new) to the journal, made first if there is none (new: then a
+        snapshot record must stand alone); on failure the journal stops, said once."""
+        if self.journal_stopped:
+            return
+        try:
+            new = self.journal is None
+            if self.journal is None:
+                self.journal = new_journal(directory(),
+                                           f"snapshots-{os.getpid()}-{int(taken_at)}")
+            self.journal.write(parts(new))
+            if limit is not None:
+                self._bound(limit(), warn)
+        except OutputError as exc:
+            self.journal_stopped = str(exc)
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None
+            if warn is not None:
+                warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
+                     "`memsnap save FILE` writes them")
 
     def _share(self, record: Record) -> Change:
         """Keep the record's smaps as blocks shared with the previous record's where they are

@@ -26,7 +26,8 @@ from gdbmem.snapshots import SESSION, Record, read_records
 from gdbmem.target import current
 from gdbmem.target.gdbtarget import GdbTarget
 from gdbmem.target.symbols import breakpoint_location, location_of, resolve_pc, stop_location
-from gdbmem.trace import LEDGER
+from gdbmem.trace import LEDGER, TRACE_LOG
+from gdbmem.trace.events import TraceLog, frames_line
 from gdbmem.trace.fold import Site, sites
 
 parser = ArgumentParser(
@@ -274,17 +275,26 @@ class SaveCommand(Command):
     name = "memsnap save"
     completer = gdb.COMPLETE_FILENAME
     parser = _subcommand("save", "Write the snapshots to FILE, for `memsnap load` and `gdbmem`.",
+                         "memtrace's traced calls go with them, named.\n\n"
                          "Example:\n  memsnap save run1.jsonl")
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if not SESSION.records:
-            raise UsageError("no snapshots to save")
+        events = TRACE_LOG.events
+        if not SESSION.records and not events:
+            raise UsageError("no snapshots to save (and nothing traced)")
+        for pcs in {e.pcs for e in events}:  # named now: gdbmem trace has no gdb to ask
+            for pc in pcs:
+                resolve_pc(pc)
         with SafeFile(args.file, args.force) as out:
             for record in named(SESSION.records):
                 out.write((record.to_json() + "\n").encode("utf-8", "surrogateescape"))
-        write(f"memsnap: {len(SESSION.records)} snapshots -> {args.file}\n")
+            if events:
+                out.write(frames_line(TRACE_LOG.frames))
+                out.write(b"".join(e.to_line() for e in events))
+        traced = f" and {len(events)} traced calls" if events else ""
+        write(f"memsnap: {len(SESSION.records)} snapshots{traced} -> {args.file}\n")
 
 
 class LoadCommand(Command):
@@ -296,18 +306,23 @@ class LoadCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         try:
+            loaded = TraceLog()
             with open(args.file, "rb") as fh:
-                records = read_records(fh.read(), args.file, self.note)
+                records = read_records(fh.read(), args.file, self.note, loaded)
         except OSError as exc:
             raise OutputError(f"cannot read {args.file}: {exc.strerror}") from None
         except ParseError as exc:
             raise UsageError(str(exc)) from None
-        if not records:
+        if not records and not loaded.events:
             raise UsageError(f"{args.file} holds no snapshots")
         for record in records:
             SESSION.add(record, snapshot_directory, self.note, journal_max_bytes)
-        write(f"memsnap: {len(records)} snapshots loaded from {args.file} "
-                  f"(now {len(SESSION.records)})\n")
+        loaded.replay(LEDGER)  # memtrace reports them with the calls traced here
+        TRACE_LOG.events.extend(loaded.events)
+        TRACE_LOG.frames.update(loaded.frames)
+        traced = f" and {len(loaded.events)} traced calls" if loaded.events else ""
+        write(f"memsnap: {len(records)} snapshots{traced} loaded from {args.file} "
+              f"(now {len(SESSION.records)})\n")
 
 
 # Registered in this order: the prefix first.

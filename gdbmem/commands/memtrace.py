@@ -9,18 +9,21 @@ folding of allocator frames are gdbmem.trace's.
 from __future__ import annotations
 
 import argparse
+import time
 
 import gdb  # type: ignore[import-not-found]
 
 import __main__
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.regionspec import resolve
-from gdbmem.commands.settings import text_style
+from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.render.trace import site_stacks, sites_report
+from gdbmem.snapshots import SESSION
 from gdbmem.target import current
 from gdbmem.target.symbols import resolve_pc
-from gdbmem.trace import LEDGER
+from gdbmem.trace import LEDGER, TRACE_LOG, UNSAVED, clear
+from gdbmem.trace.events import Event, frames_line
 from gdbmem.trace.fold import sites
 from gdbmem.units import MASK64
 
@@ -55,7 +58,12 @@ class Tracer:
                 return  # a return whose entry was before tracing began
             name = CALLS[number]
             length = _attached_size(rax) if name == "shmat" and rax > 0 else 0
-            LEDGER.record(name, entered[1], rax, entered[2], length)
+            event = Event(name, entered[1], rax, length, entered[2], tid, time.time())
+            LEDGER.record(name, event.args, rax, event.pcs, length)
+            TRACE_LOG.events.append(event)
+            # Into the journal at once: a crash of gdb loses no call.
+            SESSION.add_lines((event.to_line(),), event.time, snapshot_directory, _warn,
+                              journal_max_bytes)
         except (gdb.error, RuntimeError, ValueError) as exc:
             write(f"memtrace: a call not recorded: {exc}\n", gdb.STDERR)
 
@@ -81,6 +89,18 @@ def _attached_size(address: int) -> int:
     except TargetError:
         pass
     return 0
+
+
+def _warn(message: str) -> None:
+    write(f"memtrace: {message}\n", gdb.STDERR)
+
+
+def journal_names() -> None:
+    """The names resolved since the last time, into the journal (gdbmem trace reads them)."""
+    if UNSAVED:
+        SESSION.add_lines((frames_line(dict(UNSAVED)),), time.time(), snapshot_directory,
+                          _warn, journal_max_bytes)
+        UNSAVED.clear()
 
 
 TRACER = Tracer()
@@ -139,6 +159,7 @@ class MemtraceCommand(Command):
         if args.top is not None and args.top < 1:
             raise UsageError("--top takes a number of sites, 1 or more")
         found, where = _report_sites(args.region)
+        journal_names()
         write(sites_report(found[:args.top] if args.top else found, args.json,
                            text_style(from_tty, args.format), where))
 
@@ -194,7 +215,7 @@ class ClearCommand(Command):
     parser = _subcommand("clear", "Forget what was traced.")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        LEDGER.__init__()  # type: ignore[misc]
+        clear()
         TRACER.pending.clear()
         write("memtrace: cleared\n")
 

@@ -8,6 +8,7 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.errors import TargetError
 from gdbmem.model import Symbol
+from gdbmem.trace import TRACE_LOG, UNSAVED
 from gdbmem.trace.fold import Frame
 from gdbmem.units import MASK64
 
@@ -116,7 +117,17 @@ def symbol_at(address: int) -> Symbol | None:
 
 def resolve_pc(pc: int) -> Frame:
     """A pc's function, file and line as gdb's symbols tell (minimal symbols where there is
-    no debug information, as for a libc without its -dbg package)."""
+    no debug information, as for a libc without its -dbg package); each pc once, kept with
+    the trace (and so saved with it)."""
+    known = TRACE_LOG.frames.get(pc)
+    if known is not None:
+        return known
+    frame = _resolve(pc)
+    TRACE_LOG.frames[pc] = UNSAVED[pc] = frame
+    return frame
+
+
+def _resolve(pc: int) -> Frame:
     function = file = line = None
     try:
         block = gdb.block_for_pc(pc)

@@ -4,8 +4,14 @@ naming the site of a leaked block, and bad input in one line."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
+from gdbmem.snapshots import read_records
+from gdbmem.trace.events import TraceLog
 from tests.gdb.conftest import ROOT, assert_error, assert_no_traceback, build, run_gdb
 
 TICKS = 10
@@ -126,3 +132,31 @@ def test_memsnap_trend_names_the_sites_of_what_leaks(leaks, tmp_path):
     text = gdb.output("memsnap trend")
     assert ("call sites holding what grew (memtrace):\n"
             f"  [anon]: touched at testprogs/leaks.c:{MALLOC} holds") in text
+
+
+def test_kept_in_the_journal_saved_loaded_and_read_outside_gdb(leaks, tmp_path):
+    saved = tmp_path / "traced.jsonl"
+    gdb = run_gdb([f"set gdbmem snapshot-dir {tmp_path}/j", "memtrace on", "memsnap on tick",
+                   "run", "memtrace --json", f"memsnap save {saved}", "memsnap list"], leaks,
+                  ["mmap", str(TICKS), str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    in_gdb = gdb.output("memtrace --json")
+    assert gdb.output(f"memsnap save {saved}").startswith(f"memsnap: {TICKS} snapshots and ")
+    outside = subprocess.run([sys.executable, "-m", "gdbmem", "trace", str(saved), "--json"],
+                             capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert outside.returncode == 0, outside.stderr
+    assert outside.stdout == in_gdb  # one report, in gdb and outside it
+    # The journal had each call as it happened (and the names, once memtrace reported).
+    (journal,) = (tmp_path / "j").iterdir()
+    log = TraceLog()
+    read_records(journal.read_bytes(), str(journal), None, log)
+    assert len(log.events) == sum(s["calls"] for s in json.loads(in_gdb))
+    from_journal = subprocess.run([sys.executable, "-m", "gdbmem", "trace", str(journal),
+                                   "--json"], capture_output=True, text=True, timeout=60,
+                                  cwd=ROOT)
+    assert from_journal.stdout == in_gdb
+    again = run_gdb([f"memsnap load {saved}", "memtrace --json"], leaks,
+                    ["mmap", "1", str(tmp_path)], before=())
+    assert again.output(f"memsnap load {saved}").startswith(
+        f"memsnap: {TICKS} snapshots and {len(log.events)} traced calls loaded")
+    assert again.output("memtrace --json") == in_gdb

@@ -36,21 +36,32 @@ def run_with(make):
     return seconds
 
 
-plain, snapping = [], []
+plain, snapping, both = [], [], []
 for _ in range(REPEAT):
     plain.append(run_with(lambda: Continues("tick")))
     SESSION.clear()
     snapping.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
     hits = len(SESSION.records)
+    SESSION.clear()
+    gdb.execute("memtrace clear", to_string=True)
+    gdb.execute("memtrace on", to_string=True)  # and memsnap's breakpoint beside it
+    both.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
+    gdb.execute("memtrace off", to_string=True)
 result = {"mode": MODE, "hits": hits,
           "median_s": {"continue only": round(statistics.median(plain), 3),
-                       "memsnap on": round(statistics.median(snapping), 3)}}
+                       "memsnap on": round(statistics.median(snapping), 3),
+                       "memsnap on + memtrace on": round(statistics.median(both), 3)}}
 result["memsnap on / continue only"] = round(statistics.median(snapping)
                                              / statistics.median(plain), 3)
+result["both / continue only"] = round(statistics.median(both) / statistics.median(plain), 3)
 sys.stderr.write(f"bench: {json.dumps(result)}\n")
 median = result["median_s"]
 sys.stderr.write(f"bench: leaks {MODE}, {hits} hits\n")
 sys.stderr.write(f"bench:   a breakpoint that only continues: {median['continue only']} s\n")
 sys.stderr.write(f"bench:   memsnap on (a snapshot per hit):  {median['memsnap on']} s\n")
+sys.stderr.write(f"bench:   and memtrace on beside it:        "
+                 f"{median['memsnap on + memtrace on']} s\n")
 goal = "(goal <= 2)" if MODE == "small" else "(for information: the goal is on leaks small)"
 sys.stderr.write(f"bench:   ratio = {result['memsnap on / continue only']:.2f}  {goal}\n")
+goal = "(goal <= 2.5)" if MODE == "small" else "(for information)"
+sys.stderr.write(f"bench:   with memtrace, ratio = {result['both / continue only']:.2f}  {goal}\n")

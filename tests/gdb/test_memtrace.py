@@ -12,7 +12,14 @@ import pytest
 
 from gdbmem.snapshots import read_records
 from gdbmem.trace.events import TraceLog
-from tests.gdb.conftest import ROOT, assert_error, assert_no_traceback, build, run_gdb
+from tests.gdb.conftest import (
+    ROOT,
+    assert_error,
+    assert_no_traceback,
+    build,
+    gdbserver,
+    run_gdb,
+)
 
 TICKS = 10
 SOURCE = (ROOT / "testprogs" / "leaks.c").read_text().splitlines()
@@ -160,3 +167,17 @@ def test_kept_in_the_journal_saved_loaded_and_read_outside_gdb(leaks, tmp_path):
     assert again.output(f"memsnap load {saved}").startswith(
         f"memsnap: {TICKS} snapshots and {len(log.events)} traced calls loaded")
     assert again.output("memtrace --json") == in_gdb
+
+
+def test_over_gdbserver(leaks, tmp_path):
+    server, port = gdbserver(leaks, "mmap", 5, tmp_path)
+    try:
+        gdb = run_gdb(["memtrace on", "continue", "memtrace --json"], None,
+                      before=(f"file {leaks}", f"target remote 127.0.0.1:{port}"))
+    finally:
+        server.kill()
+        server.wait()
+    assert_no_traceback(gdb)
+    site = next(s for s in gdb.json("memtrace --json")
+                if (s["function"], s["line"]) == ("touched", MALLOC))
+    assert (site["calls"], site["held"]) == (5 + 2, 5 * (256 * 1024 + 4096) + 128 * 1024 + 4096)

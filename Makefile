@@ -26,6 +26,7 @@ lint: setup
 	$(PY) -m ruff check gdbmem tests bench gdbinit.py
 
 test: testprogs lint
+	@bash tools/setup.sh --browser
 	$(PY) -m pytest
 
 bench: testprogs

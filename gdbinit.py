@@ -38,8 +38,9 @@ def _gdbmem_setup() -> None:
         gdbmem.commands.register()  # imports the commands, and what they need
     except ImportError as exc:
         missing = getattr(exc, "name", None)
-        if missing in ("tabulate", "pygments"):
-            gdb.write("gdbmem: needs the Python packages tabulate and pygments in gdb's Python "
+        if missing in ("tabulate", "pygments", "pygal"):
+            gdb.write("gdbmem: needs the Python packages tabulate, pygments and pygal in gdb's "
+                      "Python "
                       "(%s): run `make setup` in %s, or install them for that Python\n"
                       % (sys.executable or "python%d.%d" % sys.version_info[:2], here),
                       gdb.STDERR)

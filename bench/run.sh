@@ -6,7 +6,8 @@
 #            on 512 MiB of heap-like data;
 #   memsnap  memsnap on a breakpoint hit 2,000 times vs the same breakpoint that only continues;
 #   remote   memmap over gdbserver on loopback vs native, on 1,000 mappings;
-#   memtrace memtrace on vs gdb's catch syscall + bt 12 + continue, on 500 maps and unmaps.
+#   memtrace memtrace on vs gdb's catch syscall + bt 12 + continue, on 500 maps and unmaps;
+#   report   memsnap report of 500 snapshots of 1,000 mappings: its time and size.
 # Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,12 @@ bench_memtrace() {
     rm -rf "$scratch"
 }
 
+bench_report() {
+    echo "memsnap report of 500 snapshots of a 1,000-mapping process (testprogs/many 500 500):"
+    gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_report.py \
+        --args testprogs/build/many 500 500 2>&1 >/dev/null | sed -n 's/^bench: //p'
+}
+
 bench_remote() {
     # Each round attaches to a fresh process natively, then runs one under a fresh gdbserver.
     # The rounds differ mostly in the transfer (loopback round trips): 3 rounds, their median.
@@ -96,10 +103,10 @@ print(f'  median ratio {statistics.median(ratios):.2f}  (goal <= 3)')" "${ratios
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace)
+[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace report)
 for name in "${names[@]}"; do
     case $name in
-        memmap | scan | memsnap | remote | memtrace) "bench_$name" ;;
-        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace)" >&2; exit 2 ;;
+        memmap | scan | memsnap | remote | memtrace | report) "bench_$name" ;;
+        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace, report)" >&2; exit 2 ;;
     esac
 done

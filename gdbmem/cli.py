@@ -8,6 +8,7 @@
                                    all of them, as memcheck
   gdbmem verify DUMP               a memdump file against its description (DUMP.json)
   gdbmem trace FILE...             memtrace's call sites, from a journal or memsnap save
+  gdbmem report FILE... -o F.html  one HTML report of the snapshots, as memsnap report
   gdbmem capture PID --every 5s --count N --out DIR
                                    sample a live process without stopping it
 
@@ -20,12 +21,13 @@ from __future__ import annotations
 import sys
 
 try:  # the packages the reports are written with: without them, one line, no traceback
+    import pygal  # noqa: F401
     import pygments  # noqa: F401
     import tabulate  # noqa: F401
 except ImportError as _missing:
-    sys.stderr.write(f"gdbmem: needs the Python packages tabulate and pygments ({_missing}): "
-                     "run `make setup` in gdbmem's directory and use .venv/bin/gdbmem, or "
-                     "`pip install tabulate pygments`\n")
+    sys.stderr.write(f"gdbmem: needs the Python packages tabulate, pygments and pygal "
+                     f"({_missing}): run `make setup` in gdbmem's directory and use "
+                     ".venv/bin/gdbmem, or `pip install tabulate pygments pygal`\n")
     sys.exit(2)
 
 import argparse
@@ -48,12 +50,14 @@ from gdbmem.render.checks import check_report
 from gdbmem.render.color import Palette
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
+from gdbmem.render.report import html_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.render.trace import sites_report
+from gdbmem.safefile import SafeFile
 from gdbmem.scan import extents_digest
 from gdbmem.snapshots import Record, read_records
 from gdbmem.trace.events import TraceLog
-from gdbmem.trace.fold import sites
+from gdbmem.trace.fold import sites, sites_within
 from gdbmem.trace.ledger import Ledger
 
 
@@ -105,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, metavar="N")
     p.add_argument("--json", action="store_true")
     _formats(p)
+    p = sub.add_parser("report", help="one HTML report of snapshots (memsnap report's)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", dest="output", required=True, metavar="FILE.html")
+    p.add_argument("--force", action="store_true", help="replace FILE.html if it exists")
+    p.add_argument("--min-growth", type=int, default=64, metavar="KB")
     p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
     p.add_argument("file", metavar="FILE")
     p = sub.add_parser("capture", help="sample a live process's memory")
@@ -203,6 +212,49 @@ def _trace(args: argparse.Namespace) -> str:
     return sites_report(found[:args.top] if args.top else found, args.json, _style(args))
 
 
+def _report(args: argparse.Namespace) -> str:
+    """memsnap report's page, from files: the call sites from their traced calls, named as
+    saved; source lines where the file is found from here."""
+    log = TraceLog()
+    records: list = []
+    for path in args.files:
+        records += _loaded(path, log)
+    ledger = Ledger()
+    log.replay(ledger)
+
+    def sites_of(regions):
+        return sites_within(ledger, log.resolve, [(r.start, r.end) for r in regions])
+
+    page = html_report([item.snapshot if isinstance(item, Record) else item for item in records],
+                       [getattr(item, "location", "") for item in records], args.min_growth,
+                       DEFAULTS, sites_of if log.events else None, _source)
+    with SafeFile(args.output, args.force, _warn) as out:
+        out.write(page.encode("utf-8", "surrogateescape"))
+    return f"gdbmem: a report of {len(records)} snapshots -> {args.output}\n"
+
+
+def _loaded(path: str, log: TraceLog) -> list:
+    """The snapshots of a file (records, or one parsed capture); traced calls into `log`."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1)
+    except OSError as exc:
+        raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
+    if head == b"{":
+        with open(path, "rb") as fh:
+            return read_records(fh.read(), path, _warn, log)
+    return list(snapshots([path], _warn))
+
+
+def _source(frame) -> list[str] | None:
+    """A frame's source file's lines, where its name leads from here."""
+    try:
+        with open(frame.file, encoding="utf-8", errors="replace") as fh:
+            return fh.readlines()
+    except (OSError, TypeError):
+        return None
+
+
 def _verify(args: argparse.Namespace) -> str:
     """A dump against its description: the sha256 of the file, or of its data extents for a
     sparse dump (`sha256_of`)."""
@@ -298,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         out = {"map": _map, "diff": _diff, "trend": _trend, "check": _check,
-               "capture": _capture, "verify": _verify, "trace": _trace}[args.command](args)
+               "capture": _capture, "verify": _verify, "trace": _trace,
+               "report": _report}[args.command](args)
         sys.stdout.write(out)
         return 0
     except GdbmemError as exc:

@@ -109,6 +109,18 @@ class Region:
         region.kind = region.thread = region.lwp = None
         return region
 
+    def copy(self) -> Region:
+        """The same region, to be classified apart (its fields are shared: read-only)."""
+        region = Region.__new__(Region)
+        region.start, region.end, region.perms, region.offset = (
+            self.start, self.end, self.perms, self.offset)
+        region.dev, region.inode, region.path = self.dev, self.inode, self.path
+        region._fields, region._source, region._row = self._fields, self._source, self._row
+        region.rss_kb, region.pss_kb, region.dirty_kb, region.swap_kb = (
+            self.rss_kb, self.pss_kb, self.dirty_kb, self.swap_kb)
+        region.kind, region.thread, region.lwp = self.kind, self.thread, self.lwp
+        return region
+
     @property
     def fields(self) -> Mapping[str, Any]:
         """Every smaps field by the kernel's name ({} when none is known)."""

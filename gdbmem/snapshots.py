@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, Union
 from gdbmem.errors import OutputError, ParseError, UsageError
 from gdbmem.journal import Journal, new_journal, prune
 from gdbmem.kinds import ThreadStackPointer, classify
-from gdbmem.model import Snapshot
+from gdbmem.model import Region, Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
 from gdbmem.trace.events import FRAMES_FORMAT, TRACE_FORMAT, TraceLog
 from gdbmem.units import format_bytes
@@ -42,6 +42,25 @@ _BLOCK_START = re.compile(rb"(?<=\n)(?=[0-9a-f])")
 def split_blocks(smaps: bytes) -> list[bytes]:
     """smaps as one block per region (its maps line and field lines); joined, the same bytes."""
     return _BLOCK_START.split(smaps) if smaps else []
+
+
+# Each region block as parsed, by the block (the same bytes objects are shared between a
+# session's records: a trend over 500 snapshots parses each region once, not 500 times).
+_PARSED: dict[bytes, Region] = {}
+_PARSED_LIMIT = 1 << 18
+
+
+def _regions_of(blocks: Sequence[bytes]) -> list[Region]:
+    """The regions of a smaps kept as blocks: a copy of each block's region, parsed once."""
+    missing = list(dict.fromkeys(b for b in blocks if b not in _PARSED))
+    if missing:
+        parsed = parse_smaps(b"".join(missing))
+        if len(parsed) != len(missing):  # blocks that are not one region each
+            return parse_smaps(b"".join(blocks))
+        if len(_PARSED) + len(missing) > _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED.update(zip(missing, parsed))
+    return [_PARSED[b].copy() for b in blocks]
 
 
 class Delta(NamedTuple):
@@ -118,7 +137,8 @@ class Record:
     def snapshot(self) -> Snapshot:
         """The parsed, classified snapshot (parsed once, on first use)."""
         if self._snapshot is None:
-            regions = parse_smaps(self.smaps)
+            regions = (_regions_of(self.smaps_blocks()) if self._smaps is None
+                       else parse_smaps(self._smaps))
             classify(regions, exe=self.exe, threads=self.threads, pid=self.pid)
             rollup = parse_smaps_rollup(self.rollup_text) if self.rollup_text else None
             self._snapshot = Snapshot(self.pid, regions, rollup, exe=self.exe,

@@ -1,13 +1,32 @@
 #!/usr/bin/env bash
 # `make demo`: a gdb session on testprogs/build/layout, a process with a known layout,
-# showing memmap, vmainfo of the stack pointer, of a heap pointer and of an unmapped address.
+# showing memmap, vmainfo of the stack pointer, of a heap pointer and of an unmapped address;
+# then a short leak hunt on testprogs/build/leaks (memtrace, memsnap at each tick, the trend)
+# that ends by writing its HTML report and saying where it is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-exec gdb -nx -batch -q \
+gdb -nx -batch -q \
     -ex 'set pagination off' -ex 'set confirm off' \
     -ex 'source gdbinit.py' \
     -ex 'break ready' -ex 'run' \
     -x tools/demo.gdb \
     --args testprogs/build/layout "$work"
+
+report="${TMPDIR:-/tmp}/gdbmem-demo-report.html"
+echo
+echo "== a leak hunt: testprogs/build/leaks mmap 24 (a 256 KiB block kept at each tick)"
+gdb -nx -batch -q \
+    -ex 'set pagination off' -ex 'set confirm off' \
+    -ex 'source gdbinit.py' \
+    -ex "set gdbmem snapshot-dir $work/journal" \
+    -ex 'echo \n(gdb) memtrace on\n' -ex 'memtrace on' \
+    -ex 'echo \n(gdb) memsnap on tick\n' -ex 'memsnap on tick' \
+    -ex 'run' \
+    -ex 'echo \n(gdb) memsnap trend\n' -ex 'memsnap trend' \
+    -ex 'echo \n(gdb) memtrace --top 3\n' -ex 'memtrace --top 3' \
+    -ex "echo \\n(gdb) memsnap report $report --force\\n" -ex "memsnap report $report --force" \
+    --args testprogs/build/leaks mmap 24 "$work"
+echo
+echo "demo: the report of this leak hunt is $report (open it in any browser)"

@@ -9,7 +9,12 @@
 #     runs, build the venv from that same interpreter, and gdbinit.py adds the venv's
 #     site-packages to gdb's sys.path. pytest runs from the same venv, so the pure tests run on
 #     the very Python that gdb embeds.
+#  --browser also installs Debian's chromium, which the tests use to open the HTML report
+#  in a real browser (never needed to use gdbmem, nor by `make demo`).
 set -euo pipefail
+
+browser=0
+[ "${1:-}" = "--browser" ] && browser=1
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -38,6 +43,9 @@ apt_install() {
 }
 
 apt_install "${apt_packages[@]}"
+if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+    apt_install chromium || say "chromium could not be installed: the browser test is skipped"
+fi
 
 # Which Python does gdb embed? Ask gdb itself; its last line of output is the answer.
 answer=$(gdb -nx -batch -ex 'python import sys; print("gdbmem-python %d.%d %s" % (sys.version_info[0], sys.version_info[1], sys.base_prefix))' 2>/dev/null | grep '^gdbmem-python ' | tail -n 1 || true)

@@ -13,6 +13,7 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.settings import (
+    check_thresholds,
     journal_max_bytes,
     leak_min_growth_kb,
     snapshot_directory,
@@ -21,6 +22,7 @@ from gdbmem.commands.settings import (
 from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
 from gdbmem.model import Region
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
+from gdbmem.render.report import html_report
 from gdbmem.safefile import SafeFile
 from gdbmem.snapshots import SESSION, Record, read_records
 from gdbmem.target import current
@@ -28,7 +30,7 @@ from gdbmem.target.gdbtarget import GdbTarget
 from gdbmem.target.symbols import breakpoint_location, location_of, resolve_pc, stop_location
 from gdbmem.trace import LEDGER, TRACE_LOG
 from gdbmem.trace.events import TraceLog, frames_line
-from gdbmem.trace.fold import Site, sites
+from gdbmem.trace.fold import Site, sites_within
 
 parser = ArgumentParser(
     "memsnap",
@@ -140,11 +142,7 @@ class SnapshotBreakpoint(gdb.Breakpoint):
 
 def _sites_of(regions: Sequence[Region]) -> list[Site]:
     """The top 3 traced call sites by bytes held inside these regions (memtrace)."""
-    held: dict[int, int] = {}
-    for region in regions:
-        for stack, size in LEDGER.held(region.start, region.end).items():
-            held[stack] = held.get(stack, 0) + size
-    return sites(LEDGER, resolve_pc, set(held), held)[:3]
+    return sites_within(LEDGER, resolve_pc, [(r.start, r.end) for r in regions])
 
 
 def _say_taken(number: int) -> None:
@@ -325,6 +323,41 @@ class LoadCommand(Command):
               f"(now {len(SESSION.records)})\n")
 
 
+class ReportCommand(Command):
+    name = "memsnap report"
+    completer = gdb.COMPLETE_FILENAME
+    parser = _subcommand(
+        "report", "Write one HTML report of the snapshots: verdict, charts, call sites, tables.",
+        "One self-contained file (mode 0600) that any browser opens from disk, with no network:\n"
+        "the verdict and totals, RSS over time, the address space, the call sites of what\n"
+        "grows (when memtrace traced), memcheck's findings, the trend and diff tables, and\n"
+        "the same data as JSON.\n\nExample:\n  memsnap report leak.html")
+    parser.add_argument("file", metavar="FILE")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        records = named(SESSION.records)
+        page = html_report([r.snapshot for r in records], [r.location for r in records],
+                           leak_min_growth_kb(), check_thresholds(),
+                           _sites_of if LEDGER.pcs else None, _source)
+        with SafeFile(args.file, args.force, self.note) as out:
+            out.write(page.encode("utf-8", "surrogateescape"))
+        write(f"memsnap: a report of {len(records)} snapshots -> {args.file}\n")
+
+
+def _source(frame) -> list[str] | None:
+    """The lines of a frame's source file, as gdb finds it."""
+    try:
+        symtab = gdb.find_pc_line(frame.pc).symtab
+        path = symtab.fullname() if symtab is not None else None
+        if path is None:
+            return None
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readlines()
+    except (gdb.error, OSError, RuntimeError):
+        return None
+
+
 # Registered in this order: the prefix first.
 COMMANDS = (MemsnapCommand, TakeCommand, OnCommand, ListCommand, ShowCommand, DiffCommand,
-            TrendCommand, ClearCommand, SaveCommand, LoadCommand)
+            TrendCommand, ClearCommand, SaveCommand, LoadCommand, ReportCommand)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pygments.token import Comment, Generic
 
 from gdbmem.analysis.checks import Thresholds, check
-from gdbmem.analysis.growth import trends
+from gdbmem.analysis.growth import Trend, trends
 from gdbmem.model import Snapshot
 from gdbmem.render import jsonout
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
@@ -17,13 +17,16 @@ TREND_MINIMUM = 4
 
 
 def check_report(current: Snapshot, history: Sequence[Snapshot], thresholds: Thresholds,
-                 min_growth_kb: int, as_json: bool, style: TextStyle = PLAIN) -> str:
+                 min_growth_kb: int, as_json: bool, style: TextStyle = PLAIN,
+                 region_trends: Sequence[Trend] | None = None) -> str:
     """The findings on `current`, with the trends of `history` (memsnap's snapshots, or a
     capture's samples) once there are TREND_MINIMUM of them: only those of the same process
     (snapshots loaded from another program, or of a fork's child, say nothing of this one).
     As text: a line that counts them, then a table, a row for each region of each finding."""
     history = [s for s in history if s.pid == current.pid]
-    region_trends = (trends(history, min_growth_kb) if len(history) >= TREND_MINIMUM else [])
+    if region_trends is None:
+        region_trends = (trends(history, min_growth_kb) if len(history) >= TREND_MINIMUM
+                         else [])
     findings = check(current, thresholds, region_trends)
     if as_json:
         return jsonout.report([f.to_dict() for f in findings], style)

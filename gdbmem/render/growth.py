@@ -13,8 +13,8 @@ from gdbmem.analysis.growth import (
     process_series,
     process_verdict,
     region_key,
-    trends,
 )
+from gdbmem.analysis.growth import trends as compute_trends
 from gdbmem.analysis.totals import process_summary
 from gdbmem.errors import UsageError
 from gdbmem.model import Region, Snapshot
@@ -163,11 +163,13 @@ SitesOf = Callable[[Sequence[Region]], Sequence[Site]]
 
 def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
                  style: TextStyle = PLAIN, pid: int | None = None,
-                 sites_of: SitesOf | None = None) -> str:
+                 sites_of: SitesOf | None = None,
+                 trends: Sequence[Trend] | None = None) -> str:
     """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
     when they are of several: a fork's child, a program run again). sites_of(regions), when
     memtrace traced the process, gives the top call sites holding memory in the regions a
-    leaking or growing key has in the last snapshot: said under the table, and in JSON."""
+    leaking or growing key has in the last snapshot: said under the table, and in JSON.
+    `trends`: of these snapshots, when the caller has them already."""
     processes = _processes(snapshots)
     if pid is not None:
         if pid not in processes:
@@ -181,7 +183,7 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
     if len(snapshots) < 2:
         raise UsageError("a trend needs two snapshots or more "
                          f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")
-    region_trends = trends(snapshots, min_growth_kb)
+    region_trends = trends if trends is not None else compute_trends(snapshots, min_growth_kb)
     verdict = process_verdict(snapshots, region_trends, min_growth_kb)
     series = process_series(snapshots)
     sites: dict[str, Sequence[Site]] = {}

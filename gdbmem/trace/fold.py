@@ -116,3 +116,13 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
                 sorted(e["kinds"]), e["stacks"]) for e in by_key.values()]
     out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))
     return out
+
+
+def sites_within(ledger: Ledger, resolve: Resolve, spans: Sequence[tuple[int, int]],
+                 top: int = 3) -> list[Site]:
+    """The `top` sites by bytes held inside these [start, end) spans (a trend's regions)."""
+    held: dict[int, int] = {}
+    for start, end in spans:
+        for stack, size in ledger.held(start, end).items():
+            held[stack] = held.get(stack, 0) + size
+    return sites(ledger, resolve, set(held), held)[:top]

@@ -178,11 +178,11 @@ def test_without_tabulate_and_pygments_one_line_says_what_to_run(tmp_path):
     done = subprocess.run(["gdb", "-nx", "-batch", "-ex", f"source {copy}/gdbinit.py",
                            "-ex", "memmap"], capture_output=True, text=True, timeout=60)
     lines = [line for line in done.stderr.splitlines() if line.startswith("gdbmem:")]
-    assert len(lines) == 1 and "needs the Python packages tabulate and pygments" in lines[0]
+    assert len(lines) == 1 and "needs the Python packages tabulate, pygments and pygal" in lines[0]
     assert "make setup" in lines[0] and "Traceback" not in done.stderr
     bare = subprocess.run(["/usr/bin/python3", "-m", "gdbmem", "map", "x"], cwd=copy,
                           capture_output=True, text=True, timeout=60,
                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert bare.returncode == 2 and bare.stderr.count("\n") == 1
-    assert bare.stderr.startswith("gdbmem: needs the Python packages tabulate and pygments")
+    assert bare.stderr.startswith("gdbmem: needs the Python packages tabulate, pygments and pygal")
     assert sys.executable  # the test's own Python has them: this ran

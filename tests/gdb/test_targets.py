@@ -90,13 +90,9 @@ def readable_by_nobody(tmp_path):
         shutil.copytree(ROOT / "gdbmem", place / "gdbmem",
                         ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(GDBINIT, place / "gdbinit.py")
-        for site in ROOT.glob(".venv/lib/python3*/site-packages"):
-            target = place / site.relative_to(ROOT)
-            for name in ("tabulate", "pygments"):
-                for path in site.glob(f"{name}*"):
-                    copy = shutil.copytree if path.is_dir() else shutil.copy
-                    target.mkdir(parents=True, exist_ok=True)
-                    copy(path, target / path.name)
+        for site in ROOT.glob(".venv/lib/python3*/site-packages"):  # gdbmem's packages
+            shutil.copytree(site, place / site.relative_to(ROOT), symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(build("nondump"), place / "nondump")
         for path in [place, *place.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)

@@ -10,7 +10,8 @@
  *   churn  allocates 1 to 64 blocks of 1 to 96 KiB, ticks, frees them all: up and down
  *   remap  maps 128 KiB anonymous with mmap, ticks, unmaps it: a call site that holds 0
  * Each iteration calls tick(i) with the memory in place (break there), then the program
- * exits when TICKS are done.
+ * exits when TICKS are done. LEAKS_PAUSE_MS=N in the environment sleeps N ms after each
+ * tick (time to attach to it).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile unsigned long sink;
@@ -66,6 +68,8 @@ int main(int argc, char **argv) {
     }
     void *cache[16] = {0};
     srand(42);
+    const char *pause_ms = getenv("LEAKS_PAUSE_MS");
+    struct timespec pause = {0, (pause_ms ? atol(pause_ms) : 0) * 1000000L};
     for (int i = 0; i < ticks; i++) {
         if (!strcmp(mode, "heap")) {
             for (int k = 0; k < 16; k++) sink += (unsigned long)touched(1024);
@@ -101,6 +105,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "unknown mode %s\n", mode);
             return 2;
         }
+        if (pause.tv_nsec)
+            nanosleep(&pause, NULL);
     }
     return 0;
 }

@@ -122,7 +122,7 @@ parser = ArgumentParser(
 Each call is charged to the first frame of the program's own code: frames of the allocator
 (glibc's malloc family, operator new, jemalloc, tcmalloc, mimalloc) and of libc's wrappers
 are folded. A site that maps and unmaps (churn) holds 0; brk growth is the heap's, an
-arena's mprotect its growth. x86-64 only.
+arena's mprotect its growth. x86-64, all-stop mode (gdb's default); run, attach, gdbserver.
 
 Examples:
   memtrace on
@@ -182,6 +182,12 @@ class OnCommand(Command):
         connection = getattr(inferior, "connection", None)
         if getattr(connection, "type", None) == "core":
             raise TargetError("a core file is one moment: memtrace needs a live process")
+        if gdb.parameter("non-stop"):
+            # gdb runs a catchpoint's commands for the selected thread only: another thread
+            # stopping at it would stay stopped, its call unrecorded.
+            raise UsageError("memtrace does not work in non-stop mode yet (a thread that is "
+                             "not selected would stay stopped at its catchpoint): use "
+                             "all-stop, gdb's default")
         arch = inferior.architecture().name() if inferior.pid else "i386:x86-64"
         if "x86-64" not in arch:
             raise UsageError(f"memtrace knows x86-64's system calls only, not {arch}'s")

@@ -5,8 +5,10 @@ naming the site of a leaked block, and bad input in one line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -116,6 +118,12 @@ def test_bad_input(leaks, layout_program, tmp_path):
     assert "memtrace stack SITE" in gdb.output("help memtrace")
 
 
+def test_non_stop_mode_is_refused_in_one_line(leaks, tmp_path):
+    gdb = run_gdb(["set non-stop on", "memtrace on"], leaks, ["mmap", "1", str(tmp_path)],
+                  before=())
+    assert_error(gdb, "memtrace on", "memtrace does not work in non-stop mode yet")
+
+
 def test_a_core_is_one_moment(layout_program, tmp_path):
     core = tmp_path / "core"
     made = run_gdb([f"gcore {core}"], layout_program, [str(tmp_path)])
@@ -181,3 +189,21 @@ def test_over_gdbserver(leaks, tmp_path):
     site = next(s for s in gdb.json("memtrace --json")
                 if (s["function"], s["line"]) == ("touched", MALLOC))
     assert (site["calls"], site["held"]) == (5 + 2, 5 * (256 * 1024 + 4096) + 128 * 1024 + 4096)
+
+
+def test_after_attaching_to_a_running_process(leaks, tmp_path):
+    """Attached mid-run: every call traced from then on is charged to its site."""
+    program = subprocess.Popen([str(leaks), "mmap", "60", str(tmp_path)],
+                               env=dict(os.environ, LEAKS_PAUSE_MS="20"))
+    try:
+        time.sleep(0.3)
+        gdb = run_gdb(["memtrace on", "continue", "memtrace --json"], None,
+                      before=(f"attach {program.pid}",))
+    finally:
+        program.kill()
+        program.wait()
+    assert_no_traceback(gdb)
+    site = next(s for s in gdb.json("memtrace --json")
+                if (s["function"], s["line"]) == ("touched", MALLOC))
+    block = 256 * 1024 + 4096
+    assert 10 <= site["calls"] < 60 and site["held"] == site["mapped"] == site["calls"] * block

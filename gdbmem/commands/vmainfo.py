@@ -66,4 +66,5 @@ class VmainfoCommand(Command):
             raise UsageError(f"--bytes takes a count from 0 to {_MOST_BYTES}")
         data = target.read_bytes(address, args.bytes) if info.mapped else []
         write(address_report(info, symbol, page, args.json, text_style(from_tty), data,
-                             _mapped_by(address) if info.mapped else None))
+                             _mapped_by(address) if info.mapped else None,
+                             target.why_unknown("page state") or "pagemap unreadable"))

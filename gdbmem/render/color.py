@@ -22,7 +22,6 @@ from pygments.util import ClassNotFound
 
 # The default style: its colours are mid-tones, read on dark and on light backgrounds.
 DEFAULT_STYLE = "default"
-DEPTHS = ("16", "256", "truecolor")
 
 HEADING = Generic.Heading
 FIGURE = Number

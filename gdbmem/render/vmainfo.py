@@ -62,7 +62,8 @@ def hexdump(address: int, data: Sequence[int | None]) -> list[str]:
 
 def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                  style: TextStyle = PLAIN, data: Sequence[int | None] = (),
-                 mapped_by: Frame | None = None) -> str:
+                 mapped_by: Frame | None = None, page_unknown: str = "pagemap unreadable"
+                 ) -> str:
     region = info.region
     if region is None:
         lines = [f"{info.address:#x} is not mapped."]
@@ -94,7 +95,7 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         lines.append(f"  symbol   {symbol.name} in section {symbol.section}{where}")
     if mapped_by is not None:
         lines.append(f"  traced   mapped by {frame_text(mapped_by)} (memtrace)")
-    page_text = _page_words(page) if page is not None else "unknown (pagemap unreadable)"
+    page_text = _page_words(page) if page is not None else f"unknown ({page_unknown})"
     lines.append(f"  page     {page_text}")
     if region.fields:
         figures = "  ".join(f"{name} {_field_text(name, value)}"
@@ -154,9 +155,10 @@ def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
 
 def address_report(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                    as_json: bool, style: TextStyle = PLAIN,
-                   data: Sequence[int | None] = (), mapped_by: Frame | None = None) -> str:
+                   data: Sequence[int | None] = (), mapped_by: Frame | None = None,
+                   page_unknown: str = "pagemap unreadable") -> str:
     """vmainfo ADDR: with `data`, the bytes at the address; with `mapped_by`, the traced call
     site that mapped it."""
     if as_json:
         return jsonout.report(address_json(info, symbol, page, data, mapped_by), style)
-    return address_text(info, symbol, page, style, data, mapped_by)
+    return address_text(info, symbol, page, style, data, mapped_by, page_unknown)

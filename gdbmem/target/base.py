@@ -30,9 +30,17 @@ class Target:
 
     pid: int = 0
     which: str = ""  # "inferior 2, process 4242" when gdb has several inferiors
-    # What this kind of target cannot know, in a user's words (README: "What each target
-    # can tell"). Reports show such figures as '?'.
+    # What this kind of target cannot know, and why, as "what: why" (reports show such
+    # figures as '?', and say why where they can: vmainfo's page line).
     cannot_know: tuple[str, ...] = ()
+
+    def why_unknown(self, what: str) -> str | None:
+        """Why this kind of target cannot know `what` ("page state"), if it cannot."""
+        for entry in self.cannot_know:
+            name, _, why = entry.partition(": ")
+            if name == what:
+                return why
+        return None
 
     # Answered by each kind -------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from gdbmem.target.gdbtarget import GdbTarget
 
 
 class CoreFile(GdbTarget):
-    cannot_know = ("RSS, PSS, Dirty and Swap", "page state", "/proc")
+    cannot_know = ("RSS, PSS, Dirty and Swap: not in a core", "page state: not in a core",
+                   "/proc: not in a core")
 
     def path(self) -> str:
         """The core file gdb has open (`info target` names it)."""

@@ -24,7 +24,7 @@ _SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 class RemoteProcess(GdbTarget):
-    cannot_know = ("page state (no pagemap over gdbserver)",)
+    cannot_know = ("page state: no pagemap over gdbserver",)
 
     def read_proc(self, name: str, keep_open: bool = False) -> bytes:
         """/proc/PID/NAME of the remote machine, fresh each time."""

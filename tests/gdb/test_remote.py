@@ -20,7 +20,7 @@ def remote(layout_program, tmp_path_factory):
     server, port = gdbserver(layout_program, d)
     try:
         session = run_gdb([
-            "memmap --json", "memmap -x", "!pmap -x {pid}", "vmainfo $sp --json",
+            "memmap --json", "memmap -x", "!pmap -x {pid}", "vmainfo $sp --json", "vmainfo $sp",
             "thread 2", "vmainfo $sp --json", "thread 1",
             f"memdump 0x200000000000 +64k {d}/remote.bin",
             f"dump binary memory {d}/gdb.bin 0x200000000000 0x200000010000",
@@ -87,3 +87,8 @@ def test_fresh_at_every_stop(tmp_path):
     counts = [len(json.loads(gdb.nth("memmap leaks-file --json", n)["output"]))
               for n in range(3)]
     assert counts == [1, 2, 3]
+
+
+def test_vmainfo_says_why_the_page_state_is_unknown(remote):
+    gdb, _ = remote
+    assert "  page     unknown (no pagemap over gdbserver)\n" in gdb.output("vmainfo $sp")

@@ -16,6 +16,9 @@ from gdbmem.commands.memtrace import CALLS, TRACER
 from gdbmem.trace import LEDGER
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+# `show args` says "... is \"remap 500 DIR\"."; memtrace's journal goes to run.sh's scratch DIR
+SCRATCH = gdb.execute("show args", to_string=True).split('"')[1].split()[2]
+gdb.execute(f"set gdbmem snapshot-dir {SCRATCH}/journals")
 
 
 def timed_run() -> float:

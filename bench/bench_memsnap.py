@@ -14,7 +14,7 @@ import time
 import gdb
 
 from gdbmem.commands import memsnap
-from gdbmem.snapshots import SESSION
+from gdbmem.session import SESSION
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 # `show args` says "... is \"small 2000 DIR\"." (gdb 13's gdb.parameter("args") is empty)

@@ -20,7 +20,7 @@ start = time.perf_counter()
 gdb.execute(f"memsnap report {path}", to_string=True)
 seconds = time.perf_counter() - start
 size = os.path.getsize(path)
-from gdbmem.snapshots import SESSION  # noqa: E402
+from gdbmem.session import SESSION  # noqa: E402
 
 result = {"snapshots": len(SESSION.records),
           "mappings": len(SESSION.records[-1].snapshot.regions),

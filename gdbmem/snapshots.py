@@ -5,8 +5,9 @@ Taking a snapshot at a breakpoint must cost little (a breakpoint that snapshots 
 raw bytes of smaps, each thread's stack pointer, the time and the pc it stopped at; parsing,
 classifying and naming the location wait until a snapshot is looked at. The process totals
 are the sums over the regions: smaps_rollup would walk every resident page a second time.
-Records are JSON lines: a session's journal is appended and flushed as snapshots are taken,
-`memsnap save` writes the same lines, and the `gdbmem` command outside gdb reads them.
+Records are JSON lines: a session's journal (session.py) is appended and flushed as
+snapshots are taken, `memsnap save` writes the same lines, and the `gdbmem` command outside
+gdb reads them.
 
 Between two hits most regions do not change, so a session keeps each snapshot's smaps as
 blocks, one per region, and a block equal to one of the snapshot before is that same bytes
@@ -18,19 +19,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, NamedTuple, Union
 
-from gdbmem.errors import OutputError, ParseError, UsageError
-from gdbmem.journal import Journal, new_journal, prune
+from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
 from gdbmem.trace.events import FRAMES_FORMAT, TRACE_FORMAT, TraceLog
-from gdbmem.units import format_bytes
 
 FORMAT = "gdbmem-snapshot-1"
 
@@ -46,8 +44,13 @@ def split_blocks(smaps: bytes) -> list[bytes]:
 
 # Each region block as parsed, by the block (the same bytes objects are shared between a
 # session's records: a trend over 500 snapshots parses each region once, not 500 times).
+# Bounded (~65,000 regions, some tens of MB), and emptied with the session (clear_parsed).
 _PARSED: dict[bytes, Region] = {}
-_PARSED_LIMIT = 1 << 18
+_PARSED_LIMIT = 1 << 16
+
+
+def clear_parsed() -> None:
+    _PARSED.clear()
 
 
 def _regions_of(blocks: Sequence[bytes]) -> list[Region]:
@@ -72,7 +75,7 @@ class Delta(NamedTuple):
 
 
 SAME = "same"  # a journal record whose smaps is the previous one's, byte for byte
-_KEYFRAME = 8  # in a session, one record in 8 keeps its whole list of blocks
+KEYFRAME = 8  # in a session, one record in 8 keeps its whole list of blocks
 Change = Union[Delta, str, None]  # None: the whole smaps
 
 
@@ -278,7 +281,7 @@ def read_records(data: bytes, name: str = "",
 _HEX = frozenset(b"0123456789abcdef")
 
 
-def _delta(data: bytes, base: list[bytes],
+def delta_of(data: bytes, base: list[bytes],
            indexed: Callable[[list[bytes]], dict[bytes, int]]) -> tuple[list[bytes], Delta]:
     """`data` as blocks, each equal one being the very bytes object of `base` (the previous
     record's blocks), and the Delta that makes it of them. The previous block expected next
@@ -344,139 +347,3 @@ def _apply_delta(base: Sequence[bytes], ops: Any, literals: bytes | list[bytes]
     if new is None and offset != len(literals):
         raise ValueError("smaps_delta does not use all its bytes")
     return blocks
-
-
-class Session:
-    """The snapshots of one gdb session, numbered from 1, journalled as they come. They are
-    kept in memory whatever the journal's fate: a journal that cannot be written stops, once,
-    with the reason, until `clear()`."""
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self.journal: Journal | None = None
-        self.journal_stopped = ""  # why, once it has
-        self._index: dict[bytes, int] | None = None  # the last record's blocks: where each is
-        self._pruned_at = 0  # the journal's size when its directory was last pruned
-        self._said_pruned = False
-
-    def add(self, record: Record, directory: Callable[[], str],
-            warn: Callable[[str], None] | None = None,
-            limit: Callable[[], int] | None = None) -> int:
-        """Keep `record` and journal it; directory() says where a new journal goes, warn(line)
-        hears why the journal stopped or what was pruned, and limit() bounds the bytes all
-        journals there may take (the oldest go first)."""
-        change = self._share(record)
-        previous = self.records[-1] if self.records else None
-        if previous is not None and record.blocks is not None:
-            record._after = (previous, change)
-            # The record before lets its list of blocks go (rebuilt from its own record
-            # before when looked at), but one in _KEYFRAME keeps it: rebuilding never walks
-            # far. Its blocks live on in this record's list.
-            if previous._after is not None and (len(self.records) - 1) % _KEYFRAME:
-                previous.blocks = None
-        self.records.append(record)
-        self._journal(lambda new: record.framed(None if new else change), record.taken_at,
-                      directory, warn, limit)
-        return len(self.records)
-
-    def add_lines(self, lines: tuple[bytes, ...], taken_at: float,
-                  directory: Callable[[], str], warn: Callable[[str], None] | None = None,
-                  limit: Callable[[], int] | None = None) -> None:
-        """Journal lines that are not snapshots (memtrace's events and frames)."""
-        self._journal(lambda new: lines, taken_at, directory, warn, limit)
-
-    def _journal(self, parts: Callable[[bool], tuple[bytes, ...]], taken_at: float,
-                 directory: Callable[[], str], warn: Callable[[str], None] | None,
-                 limit: Callable[[], int] | None) -> None:
-        """Append parts(new) to the journal, made first if there is none (new: then a
-        snapshot record must stand alone); on failure the journal stops, said once."""
-        if self.journal_stopped:
-            return
-        try:
-            new = self.journal is None
-            if self.journal is None:
-                self.journal = new_journal(directory(),
-                                           f"snapshots-{os.getpid()}-{int(taken_at)}")
-            self.journal.write(parts(new))
-            if limit is not None:
-                self._bound(limit(), warn)
-        except OutputError as exc:
-            self.journal_stopped = str(exc)
-            if self.journal is not None:
-                self.journal.close()
-                self.journal = None
-            if warn is not None:
-                warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
-                     "`memsnap save FILE` writes them")
-
-    def _share(self, record: Record) -> Change:
-        """Keep the record's smaps as blocks shared with the previous record's where they are
-        equal, and say how it differs from that one."""
-        previous = self.records[-1] if self.records else None
-        data = record._smaps
-        if data is None:  # loaded as blocks already
-            if previous is None or record.blocks is None:
-                self._index = None
-                return None
-            data = record.smaps
-        if previous is not None and previous.same_smaps(data):
-            # Nothing changed since the last snapshot (~1 us a small process): keep one copy.
-            record._smaps, record.blocks = previous._smaps, previous.blocks
-            return SAME
-        if previous is None:
-            record.keep_as(split_blocks(data))
-            self._index = None
-            return None
-        blocks, delta = _delta(data, previous.smaps_blocks(), self._indexed)
-        record.keep_as(blocks)
-        self._index = None  # of the previous blocks: made again when first needed
-        return delta
-
-    def _indexed(self, base: list[bytes]) -> dict[bytes, int]:
-        """Where each of the previous record's blocks is (made once per record, and only
-        when a block moved: a region came or went)."""
-        if self._index is None:
-            self._index = {block: i for i, block in enumerate(base)}
-        return self._index
-
-    def _bound(self, limit: int, warn: Callable[[str], None] | None) -> None:
-        """Prune the journals' directory when this journal starts, and each time it has
-        grown by an eighth of the limit since."""
-        assert self.journal is not None
-        step = max(limit // 8, 1 << 20)
-        if self.journal.size - self._pruned_at < step and self._pruned_at:
-            return
-        self._pruned_at = self.journal.size or 1
-        removed = prune(os.path.dirname(self.journal.path), self.journal.path, limit)
-        if removed and warn is not None and not self._said_pruned:
-            self._said_pruned = True
-            size = format_bytes(sum(size for _, size in removed))
-            warn(f"removed {len(removed)} old journal{'s' if len(removed) != 1 else ''} "
-                 f"({size}) from {os.path.dirname(self.journal.path)}, the oldest first: "
-                 f"together they stay under {format_bytes(limit)} (set gdbmem "
-                 "journal-max-size); said once")
-
-    def journal_state(self) -> str:
-        """Where the journal is, or why there is none (for `memsnap list`)."""
-        if self.journal is not None:
-            return self.journal.path
-        return f"stopped: {self.journal_stopped}" if self.journal_stopped else "none"
-
-    def get(self, number: int) -> Record:
-        if not 1 <= number <= len(self.records):
-            have = f"1 to {len(self.records)}" if self.records else "none yet"
-            raise UsageError(f"no snapshot #{number} (there are {have})")
-        return self.records[number - 1]
-
-    def clear(self) -> None:
-        self.records = []
-        self._index = None
-        self.journal_stopped = ""
-        self._pruned_at = 0
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None  # the next snapshot starts a new journal
-
-
-# The snapshots of this gdb session: memsnap takes and shows them, memcheck reads their trends.
-SESSION = Session()

@@ -7,7 +7,7 @@ import argparse
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb, text_style
 from gdbmem.render.checks import check_report
-from gdbmem.snapshots import SESSION
+from gdbmem.session import SESSION
 from gdbmem.target import current
 
 parser = ArgumentParser(

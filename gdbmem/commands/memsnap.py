@@ -24,7 +24,8 @@ from gdbmem.model import Region
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.render.report import html_report
 from gdbmem.safefile import SafeFile
-from gdbmem.snapshots import SESSION, Record, read_records
+from gdbmem.session import SESSION
+from gdbmem.snapshots import Record, read_records
 from gdbmem.target import current
 from gdbmem.target.gdbtarget import GdbTarget
 from gdbmem.target.symbols import breakpoint_location, location_of, resolve_pc, stop_location

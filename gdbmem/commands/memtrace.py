@@ -19,7 +19,7 @@ from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.render.trace import site_stacks, sites_report
-from gdbmem.snapshots import SESSION
+from gdbmem.session import SESSION
 from gdbmem.target import current
 from gdbmem.target.symbols import resolve_pc
 from gdbmem.trace import LEDGER, TRACE_LOG, UNSAVED, clear

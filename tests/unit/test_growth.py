@@ -15,7 +15,8 @@ from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.render.growth import _signed_kb, sparkline
-from gdbmem.snapshots import Record, Session, read_records
+from gdbmem.session import Session
+from gdbmem.snapshots import Record, read_records
 from tests.helpers import fixture
 
 

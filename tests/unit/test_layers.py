@@ -22,7 +22,7 @@ RANK = {
     "journal": 4,
     "analysis": 4, "trace": 4,
     "snapshots": 5, "scan": 5,
-    "captures": 6,
+    "captures": 6, "session": 6,
     "render": 7,
     "target": 8,
     "commands": 9, "cli": 9,

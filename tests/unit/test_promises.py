@@ -28,7 +28,8 @@ from gdbmem.render.checks import check_report
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
 from gdbmem.scan import Piece, dump, extents_digest
-from gdbmem.snapshots import Record, Session, read_records
+from gdbmem.session import Session
+from gdbmem.snapshots import Record, read_records
 from tests.helpers import ROOT, fixture
 
 SMAPS = fixture("layout.smaps")

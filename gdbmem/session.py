@@ -1,0 +1,152 @@
+"""The snapshots of one gdb session: numbered from 1, each kept as blocks shared with the one
+before (snapshots.py says how), and journalled as they are taken (journal.py), whatever the
+journal's fate. SESSION is this gdb's: memsnap takes and shows its snapshots, memcheck reads
+their trends, memtrace journals its calls beside them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from gdbmem.errors import OutputError, UsageError
+from gdbmem.journal import Journal, new_journal, prune
+from gdbmem.snapshots import KEYFRAME, SAME, Change, Record, clear_parsed, delta_of, split_blocks
+from gdbmem.units import format_bytes
+
+
+class Session:
+    """The snapshots of one gdb session, numbered from 1, journalled as they come. They are
+    kept in memory whatever the journal's fate: a journal that cannot be written stops, once,
+    with the reason, until `clear()`."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.journal: Journal | None = None
+        self.journal_stopped = ""  # why, once it has
+        self._index: dict[bytes, int] | None = None  # the last record's blocks: where each is
+        self._pruned_at = 0  # the journal's size when its directory was last pruned
+        self._said_pruned = False
+
+    def add(self, record: Record, directory: Callable[[], str],
+            warn: Callable[[str], None] | None = None,
+            limit: Callable[[], int] | None = None) -> int:
+        """Keep `record` and journal it; directory() says where a new journal goes, warn(line)
+        hears why the journal stopped or what was pruned, and limit() bounds the bytes all
+        journals there may take (the oldest go first)."""
+        change = self._share(record)
+        previous = self.records[-1] if self.records else None
+        if previous is not None and record.blocks is not None:
+            record._after = (previous, change)
+            # The record before lets its list of blocks go (rebuilt from its own record
+            # before when looked at), but one in KEYFRAME keeps it: rebuilding never walks
+            # far. Its blocks live on in this record's list.
+            if previous._after is not None and (len(self.records) - 1) % KEYFRAME:
+                previous.blocks = None
+        self.records.append(record)
+        self._journal(lambda new: record.framed(None if new else change), record.taken_at,
+                      directory, warn, limit)
+        return len(self.records)
+
+    def add_lines(self, lines: tuple[bytes, ...], taken_at: float,
+                  directory: Callable[[], str], warn: Callable[[str], None] | None = None,
+                  limit: Callable[[], int] | None = None) -> None:
+        """Journal lines that are not snapshots (memtrace's events and frames)."""
+        self._journal(lambda new: lines, taken_at, directory, warn, limit)
+
+    def _journal(self, parts: Callable[[bool], tuple[bytes, ...]], taken_at: float,
+                 directory: Callable[[], str], warn: Callable[[str], None] | None,
+                 limit: Callable[[], int] | None) -> None:
+        """Append parts(new) to the journal, made first if there is none (new: then a
+        snapshot record must stand alone); on failure the journal stops, said once."""
+        if self.journal_stopped:
+            return
+        try:
+            new = self.journal is None
+            if self.journal is None:
+                self.journal = new_journal(directory(),
+                                           f"snapshots-{os.getpid()}-{int(taken_at)}")
+            self.journal.write(parts(new))
+            if limit is not None:
+                self._bound(limit(), warn)
+        except OutputError as exc:
+            self.journal_stopped = str(exc)
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None
+            if warn is not None:
+                warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
+                     "`memsnap save FILE` writes them")
+
+    def _share(self, record: Record) -> Change:
+        """Keep the record's smaps as blocks shared with the previous record's where they are
+        equal, and say how it differs from that one."""
+        previous = self.records[-1] if self.records else None
+        data = record._smaps
+        if data is None:  # loaded as blocks already
+            if previous is None or record.blocks is None:
+                self._index = None
+                return None
+            data = record.smaps
+        if previous is not None and previous.same_smaps(data):
+            # Nothing changed since the last snapshot (~1 us a small process): keep one copy.
+            record._smaps, record.blocks = previous._smaps, previous.blocks
+            return SAME
+        if previous is None:
+            record.keep_as(split_blocks(data))
+            self._index = None
+            return None
+        blocks, delta = delta_of(data, previous.smaps_blocks(), self._indexed)
+        record.keep_as(blocks)
+        self._index = None  # of the previous blocks: made again when first needed
+        return delta
+
+    def _indexed(self, base: list[bytes]) -> dict[bytes, int]:
+        """Where each of the previous record's blocks is (made once per record, and only
+        when a block moved: a region came or went)."""
+        if self._index is None:
+            self._index = {block: i for i, block in enumerate(base)}
+        return self._index
+
+    def _bound(self, limit: int, warn: Callable[[str], None] | None) -> None:
+        """Prune the journals' directory when this journal starts, and each time it has
+        grown by an eighth of the limit since."""
+        assert self.journal is not None
+        step = max(limit // 8, 1 << 20)
+        if self.journal.size - self._pruned_at < step and self._pruned_at:
+            return
+        self._pruned_at = self.journal.size or 1
+        removed = prune(os.path.dirname(self.journal.path), self.journal.path, limit)
+        if removed and warn is not None and not self._said_pruned:
+            self._said_pruned = True
+            size = format_bytes(sum(size for _, size in removed))
+            warn(f"removed {len(removed)} old journal{'s' if len(removed) != 1 else ''} "
+                 f"({size}) from {os.path.dirname(self.journal.path)}, the oldest first: "
+                 f"together they stay under {format_bytes(limit)} (set gdbmem "
+                 "journal-max-size); said once")
+
+    def journal_state(self) -> str:
+        """Where the journal is, or why there is none (for `memsnap list`)."""
+        if self.journal is not None:
+            return self.journal.path
+        return f"stopped: {self.journal_stopped}" if self.journal_stopped else "none"
+
+    def get(self, number: int) -> Record:
+        if not 1 <= number <= len(self.records):
+            have = f"1 to {len(self.records)}" if self.records else "none yet"
+            raise UsageError(f"no snapshot #{number} (there are {have})")
+        return self.records[number - 1]
+
+    def clear(self) -> None:
+        self.records = []
+        clear_parsed()
+        self._index = None
+        self.journal_stopped = ""
+        self._pruned_at = 0
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None  # the next snapshot starts a new journal
+
+
+# The snapshots of this gdb session: memsnap takes and shows them, memcheck reads their trends.
+SESSION = Session()

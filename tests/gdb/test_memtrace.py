@@ -177,6 +177,13 @@ def test_kept_in_the_journal_saved_loaded_and_read_outside_gdb(leaks, tmp_path):
     assert again.output("memtrace --json") == in_gdb
 
 
+def traced_malloc(gdb) -> dict:
+    """The site of touched()'s malloc in a session's `memtrace --json`, which ran cleanly."""
+    assert_no_traceback(gdb)
+    return next(s for s in gdb.json("memtrace --json")
+                if (s["function"], s["line"]) == ("touched", MALLOC))
+
+
 def test_over_gdbserver(leaks, tmp_path):
     server, port = gdbserver(leaks, "mmap", 5, tmp_path)
     try:
@@ -185,9 +192,7 @@ def test_over_gdbserver(leaks, tmp_path):
     finally:
         server.kill()
         server.wait()
-    assert_no_traceback(gdb)
-    site = next(s for s in gdb.json("memtrace --json")
-                if (s["function"], s["line"]) == ("touched", MALLOC))
+    site = traced_malloc(gdb)
     assert (site["calls"], site["held"]) == (5 + 2, 5 * (256 * 1024 + 4096) + 128 * 1024 + 4096)
 
 
@@ -202,8 +207,6 @@ def test_after_attaching_to_a_running_process(leaks, tmp_path):
     finally:
         program.kill()
         program.wait()
-    assert_no_traceback(gdb)
-    site = next(s for s in gdb.json("memtrace --json")
-                if (s["function"], s["line"]) == ("touched", MALLOC))
+    site = traced_malloc(gdb)
     block = 256 * 1024 + 4096
     assert 10 <= site["calls"] < 60 and site["held"] == site["mapped"] == site["calls"] * block

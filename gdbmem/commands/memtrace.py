@@ -106,6 +106,105 @@ def journal_names() -> None:
 TRACER = Tracer()
 __main__.__dict__["_gdbmem_memtrace_hit"] = TRACER.hit
 
+# In all-stop mode the catchpoint's own commands record the call and continue. In non-stop
+# mode gdb runs a catchpoint's commands for the selected thread only, so there they are only
+# `silent`, and NonStop takes up every thread's stop.
+_ALL_STOP_COMMANDS = "silent\npython _gdbmem_memtrace_hit()\ncontinue"
+_NON_STOP_COMMANDS = "silent"
+
+
+class NonStop:
+    """Non-stop mode: each thread that stops at the catchpoint is taken up after gdb has
+    handled its stop (gdb.post_event from the stop event): that thread is selected, its call
+    recorded, and it alone goes on (`continue &`); the user's selection is put back. A thread
+    resumed in between (by the user's `continue -a`) is left alone."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[int, gdb.InferiorThread] = {}  # by global thread number
+        self.connected = False
+
+    def start(self) -> None:
+        self.set_commands()
+        if not self.connected:
+            gdb.events.stop.connect(self.on_stop)
+            gdb.events.cont.connect(self.on_cont)
+            gdb.events.exited.connect(self.on_exited)
+            gdb.events.new_thread.connect(self.on_new_thread)
+            self.connected = True
+
+    def stop(self) -> None:
+        self.waiting.clear()
+        if self.connected:
+            gdb.events.stop.disconnect(self.on_stop)
+            gdb.events.cont.disconnect(self.on_cont)
+            gdb.events.exited.disconnect(self.on_exited)
+            gdb.events.new_thread.disconnect(self.on_new_thread)
+            self.connected = False
+
+    @staticmethod
+    def set_commands() -> None:
+        """The catchpoint's commands for the mode gdb is in; `set non-stop` cannot change
+        while a process runs, so a new thread (a run, an attach) is the time to check."""
+        catchpoint = TRACER.catchpoint
+        if catchpoint is None or not catchpoint.is_valid():
+            return
+        wanted = _NON_STOP_COMMANDS if gdb.parameter("non-stop") else _ALL_STOP_COMMANDS
+        if (catchpoint.commands or "").strip() != wanted:
+            catchpoint.commands = wanted
+
+    def on_new_thread(self, event) -> None:
+        self.set_commands()
+
+    def on_stop(self, event) -> None:
+        catchpoint = TRACER.catchpoint
+        if (catchpoint is None or not isinstance(event, gdb.BreakpointEvent)
+                or not gdb.parameter("non-stop")):
+            return
+        numbers = {b.number for b in event.breakpoints}
+        if catchpoint.number not in numbers:
+            return
+        thread = event.inferior_thread or gdb.selected_thread()
+        if thread is None:
+            return
+        # Another breakpoint of the user's stops here too: record, but let it stay stopped.
+        resume = numbers == {catchpoint.number}
+        self.waiting[thread.global_num] = thread
+        gdb.post_event(lambda: self.take(thread, resume))
+
+    def on_cont(self, event) -> None:
+        thread = event.inferior_thread
+        if thread is None:
+            self.waiting.clear()
+        else:
+            self.waiting.pop(thread.global_num, None)
+
+    def on_exited(self, event) -> None:
+        self.waiting.clear()
+
+    def take(self, thread: gdb.InferiorThread, resume: bool) -> None:
+        try:
+            if (self.waiting.pop(thread.global_num, None) is None or not thread.is_valid()
+                    or not thread.is_stopped()):
+                return  # resumed by the user meanwhile, or gone
+            selected = gdb.selected_thread()
+            frame = None
+            if selected is not None and selected.is_valid() and selected.is_stopped():
+                frame = gdb.selected_frame()
+            thread.switch()
+            TRACER.hit()
+            if resume:
+                gdb.execute("continue &", to_string=True)
+            if selected is not None and selected.is_valid() and selected != thread:
+                selected.switch()
+                if frame is not None and frame.is_valid():
+                    frame.select()
+        except Exception as exc:  # in gdb's event loop: one line, never a traceback
+            write(f"memtrace: thread {getattr(thread, 'num', '?')} not taken up: {exc}\n",
+                  gdb.STDERR)
+
+
+NON_STOP = NonStop()
+
 
 parser = ArgumentParser(
     "memtrace",
@@ -122,7 +221,8 @@ parser = ArgumentParser(
 Each call is charged to the first frame of the program's own code: frames of the allocator
 (glibc's malloc family, operator new, jemalloc, tcmalloc, mimalloc) and of libc's wrappers
 are folded. A site that maps and unmaps (churn) holds 0; brk growth is the heap's, an
-arena's mprotect its growth. x86-64, all-stop mode (gdb's default); run, attach, gdbserver.
+arena's mprotect its growth. x86-64; run, attach, gdbserver; all-stop (gdb's default) or
+non-stop mode, where each thread that stops at a call goes on alone (`run &` keeps the prompt).
 
 Examples:
   memtrace on
@@ -182,12 +282,6 @@ class OnCommand(Command):
         connection = getattr(inferior, "connection", None)
         if getattr(connection, "type", None) == "core":
             raise TargetError("a core file is one moment: memtrace needs a live process")
-        if gdb.parameter("non-stop"):
-            # gdb runs a catchpoint's commands for the selected thread only: another thread
-            # stopping at it would stay stopped, its call unrecorded.
-            raise UsageError("memtrace does not work in non-stop mode yet (a thread that is "
-                             "not selected would stay stopped at its catchpoint): use "
-                             "all-stop, gdb's default")
         arch = inferior.architecture().name() if inferior.pid else "i386:x86-64"
         if "x86-64" not in arch:
             raise UsageError(f"memtrace knows x86-64's system calls only, not {arch}'s")
@@ -198,7 +292,7 @@ class OnCommand(Command):
             return
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)
         TRACER.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
-        TRACER.catchpoint.commands = "silent\npython _gdbmem_memtrace_hit()\ncontinue"
+        NON_STOP.start()
         write(f"memtrace: catchpoint {TRACER.catchpoint.number} traces "
               f"{', '.join(CALLS.values())}; the program goes on at each\n")
 
@@ -213,6 +307,7 @@ class OffCommand(Command):
         TRACER.catchpoint.delete()
         TRACER.catchpoint = None
         TRACER.pending.clear()
+        NON_STOP.stop()
         write("memtrace: off\n")
 
 

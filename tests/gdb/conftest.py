@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -80,6 +81,49 @@ def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable
             raise AssertionError(f"gdb did not run the driver:\n{done.stdout}\n{done.stderr}")
         with open(results_path) as fh:
             return Session(json.load(fh), done.stdout, done.stderr)
+
+
+_EXITED = re.compile(r"\[Inferior \d+ \(process \d+\) exited")
+
+
+def run_gdb_until_exit(setup: Sequence[str], commands: Sequence[str], program: Path,
+                       args: Iterable[str] = (), timeout: int = 60) -> Session:
+    """gdb as a user drives it, its commands read from a pipe, so gdb's event loop runs
+    between them (non-stop mode needs it: a thread that stops while others run is taken up
+    there, not in a batch script). `setup` ends by starting the program in the background
+    (`run &`); once gdb says it exited, `commands` run through the driver."""
+    with tempfile.TemporaryDirectory() as scratch:
+        results_path = os.path.join(scratch, "results.json")
+        env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
+                   GDBMEM_RESULTS=results_path, XDG_STATE_HOME=os.path.join(scratch, "state"))
+        argv = ["gdb", "-nx", "-q", "-ex", "set pagination off", "-ex", "set confirm off",
+                "-ex", f"source {GDBINIT}", "--args", str(program), *args]
+        gdb = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env, text=True)
+        assert gdb.stdin is not None and gdb.stdout is not None
+        watchdog = threading.Timer(timeout, gdb.kill)  # a hang ends, and the test fails
+        watchdog.start()
+        try:
+            gdb.stdin.write("".join(f"{line}\n" for line in setup))
+            gdb.stdin.flush()
+            seen = []
+            for line in gdb.stdout:
+                seen.append(line)
+                if _EXITED.search(line):
+                    break
+            gdb.stdin.write(f"source {DRIVER}\nquit\n")
+            gdb.stdin.flush()
+            rest, _ = gdb.communicate(timeout=timeout)
+        finally:
+            watchdog.cancel()
+            if gdb.poll() is None:
+                gdb.kill()
+                gdb.wait()
+        output = "".join(seen) + (rest or "")
+        if not os.path.exists(results_path):
+            raise AssertionError(f"gdb did not run the driver:\n{output}")
+        with open(results_path) as fh:
+            return Session(json.load(fh), output, "")
 
 
 def assert_one_clean_line(message: str) -> None:

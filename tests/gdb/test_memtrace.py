@@ -21,6 +21,7 @@ from tests.gdb.conftest import (
     build,
     gdbserver,
     run_gdb,
+    run_gdb_until_exit,
 )
 
 TICKS = 10
@@ -118,10 +119,32 @@ def test_bad_input(leaks, layout_program, tmp_path):
     assert "memtrace stack SITE" in gdb.output("help memtrace")
 
 
-def test_non_stop_mode_is_refused_in_one_line(leaks, tmp_path):
-    gdb = run_gdb(["set non-stop on", "memtrace on"], leaks, ["mmap", "1", str(tmp_path)],
-                  before=())
-    assert_error(gdb, "memtrace on", "memtrace does not work in non-stop mode yet")
+def _own(sites: list[dict]) -> dict:
+    """The testprog's own sites and their accounts."""
+    return {(s["function"], s["line"]): (s["calls"], s["mapped"], s["unmapped"], s["held"],
+                                         s["kinds"])
+            for s in sites if s["file"] == "testprogs/leaks.c"}
+
+
+@pytest.mark.parametrize("mode", ["arena", "mmap"])
+def test_non_stop_mode_takes_up_every_thread_as_all_stop_does(leaks, tmp_path, mode):
+    # arena: the worker thread (never the selected one) makes every call that leaks;
+    # memsnap's breakpoint in that thread goes on beside memtrace.
+    all_stop, _ = traced(leaks, mode, tmp_path)
+    gdb = run_gdb_until_exit(
+        ["set non-stop on", f"set gdbmem snapshot-dir {tmp_path}/j", "memtrace on",
+         "memsnap on tick", "run &"],
+        ["memtrace --json", "memsnap list --json"], leaks, [mode, str(TICKS), str(tmp_path)])
+    assert_no_traceback(gdb)
+    assert "not taken up" not in gdb.stdout
+    non_stop = _own(gdb.json("memtrace --json"))
+    assert non_stop == _own(list(all_stop.values()))
+    calls, _, unmapped, held, kinds = non_stop["touched", MALLOC]
+    if mode == "arena":
+        assert kinds == ["arena"] and held >= TICKS * 8 * 4096 and unmapped == 0
+    else:
+        assert (calls, held) == (TICKS + 2, TICKS * (256 * 1024 + 4096) + 128 * 1024 + 4096)
+    assert len(gdb.json("memsnap list --json")) == TICKS
 
 
 def test_a_core_is_one_moment(layout_program, tmp_path):
@@ -194,6 +217,20 @@ def test_over_gdbserver(leaks, tmp_path):
         server.wait()
     site = traced_malloc(gdb)
     assert (site["calls"], site["held"]) == (5 + 2, 5 * (256 * 1024 + 4096) + 128 * 1024 + 4096)
+
+
+def test_non_stop_over_gdbserver(leaks, tmp_path):
+    all_stop, _ = traced(leaks, "arena", tmp_path)
+    server, port = gdbserver(leaks, "arena", TICKS, tmp_path)
+    try:
+        gdb = run_gdb_until_exit(
+            ["set non-stop on", f"target remote 127.0.0.1:{port}", "memtrace on", "continue &"],
+            ["memtrace --json"], leaks)
+    finally:
+        server.kill()
+        server.wait()
+    assert_no_traceback(gdb)
+    assert _own(gdb.json("memtrace --json")) == _own(list(all_stop.values()))
 
 
 def test_after_attaching_to_a_running_process(leaks, tmp_path):

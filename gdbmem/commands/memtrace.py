@@ -106,39 +106,49 @@ def journal_names() -> None:
 TRACER = Tracer()
 __main__.__dict__["_gdbmem_memtrace_hit"] = TRACER.hit
 
-# In all-stop mode the catchpoint's own commands record the call and continue. In non-stop
-# mode gdb runs a catchpoint's commands for the selected thread only, so there they are only
-# `silent`, and NonStop takes up every thread's stop.
-_ALL_STOP_COMMANDS = "silent\npython _gdbmem_memtrace_hit()\ncontinue"
+# In all-stop mode the catchpoint's own commands record the call and continue, unless another
+# breakpoint of the user's stops the program at the same moment (a `catch syscall munmap` of
+# theirs). In non-stop mode gdb runs a catchpoint's commands for the selected thread only, so
+# there they are only `silent`, and Stops takes up every thread's stop itself.
+_GO = "_gdbmem_memtrace_go"
+_ALL_STOP_COMMANDS = f"silent\npython _gdbmem_memtrace_hit()\nif ${_GO}\n  continue\nend"
 _NON_STOP_COMMANDS = "silent"
 
 
-class NonStop:
-    """Non-stop mode: each thread that stops at the catchpoint is taken up after gdb has
-    handled its stop (gdb.post_event from the stop event): that thread is selected, its call
-    recorded, and it alone goes on (`continue &`); the user's selection is put back. A thread
-    resumed in between (by the user's `continue -a`) is left alone."""
+class Stops:
+    """What happens at each stop at the catchpoint, from gdb's events.
+
+    Whether the program may go on: not when another breakpoint stops it there too. Every
+    breakpoint a stop's location matches is in the stop event's list, even one whose
+    condition failed; one that stops has its hit count raised (breakpoint_modified), so the
+    breakpoints whose count rose since the last resume are those that stop.
+
+    Non-stop mode: each thread that stops at the catchpoint is taken up after gdb has handled
+    its stop (gdb.post_event from the stop event): that thread is selected, its call recorded,
+    and it alone goes on (`continue &`); the user's selection is put back. A thread resumed in
+    between (by the user's `continue -a`) is left alone."""
 
     def __init__(self) -> None:
         self.waiting: dict[int, gdb.InferiorThread] = {}  # by global thread number
+        self.counts: dict[int, int] = {}  # each breakpoint's hit count, when last told
+        self.stopping: set[int] = set()  # breakpoints hit since the last resume
         self.connected = False
 
+    _EVENTS = ("stop", "cont", "exited", "new_thread", "breakpoint_modified")
+
     def start(self) -> None:
+        gdb.set_convenience_variable(_GO, 1)
         self.set_commands()
         if not self.connected:
-            gdb.events.stop.connect(self.on_stop)
-            gdb.events.cont.connect(self.on_cont)
-            gdb.events.exited.connect(self.on_exited)
-            gdb.events.new_thread.connect(self.on_new_thread)
+            for name in self._EVENTS:
+                getattr(gdb.events, name).connect(getattr(self, f"on_{name}"))
             self.connected = True
 
     def stop(self) -> None:
         self.waiting.clear()
         if self.connected:
-            gdb.events.stop.disconnect(self.on_stop)
-            gdb.events.cont.disconnect(self.on_cont)
-            gdb.events.exited.disconnect(self.on_exited)
-            gdb.events.new_thread.disconnect(self.on_new_thread)
+            for name in self._EVENTS:
+                getattr(gdb.events, name).disconnect(getattr(self, f"on_{name}"))
             self.connected = False
 
     @staticmethod
@@ -155,23 +165,32 @@ class NonStop:
     def on_new_thread(self, event) -> None:
         self.set_commands()
 
+    def on_breakpoint_modified(self, breakpoint: gdb.Breakpoint) -> None:
+        count = breakpoint.hit_count
+        if self.counts.get(breakpoint.number) != count:
+            self.counts[breakpoint.number] = count
+            if count > 0:  # not a `run` that set them back to 0
+                self.stopping.add(breakpoint.number)
+
     def on_stop(self, event) -> None:
         catchpoint = TRACER.catchpoint
-        if (catchpoint is None or not isinstance(event, gdb.BreakpointEvent)
-                or not gdb.parameter("non-stop")):
+        if catchpoint is None or not isinstance(event, gdb.BreakpointEvent):
             return
-        numbers = {b.number for b in event.breakpoints}
-        if catchpoint.number not in numbers:
+        go = not self.stopping - {catchpoint.number}
+        self.stopping.clear()
+        if not gdb.parameter("non-stop"):
+            gdb.set_convenience_variable(_GO, int(go))
+            return
+        if catchpoint.number not in {b.number for b in event.breakpoints}:
             return
         thread = event.inferior_thread or gdb.selected_thread()
         if thread is None:
             return
-        # Another breakpoint of the user's stops here too: record, but let it stay stopped.
-        resume = numbers == {catchpoint.number}
         self.waiting[thread.global_num] = thread
-        gdb.post_event(lambda: self.take(thread, resume))
+        gdb.post_event(lambda: self.take(thread, go))
 
     def on_cont(self, event) -> None:
+        self.stopping.clear()
         thread = event.inferior_thread
         if thread is None:
             self.waiting.clear()
@@ -181,7 +200,7 @@ class NonStop:
     def on_exited(self, event) -> None:
         self.waiting.clear()
 
-    def take(self, thread: gdb.InferiorThread, resume: bool) -> None:
+    def take(self, thread: gdb.InferiorThread, go: bool) -> None:
         try:
             if (self.waiting.pop(thread.global_num, None) is None or not thread.is_valid()
                     or not thread.is_stopped()):
@@ -192,7 +211,7 @@ class NonStop:
                 frame = gdb.selected_frame()
             thread.switch()
             TRACER.hit()
-            if resume:
+            if go:
                 gdb.execute("continue &", to_string=True)
             if selected is not None and selected.is_valid() and selected != thread:
                 selected.switch()
@@ -203,7 +222,7 @@ class NonStop:
                   gdb.STDERR)
 
 
-NON_STOP = NonStop()
+STOPS = Stops()
 
 
 parser = ArgumentParser(
@@ -292,7 +311,7 @@ class OnCommand(Command):
             return
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)
         TRACER.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
-        NON_STOP.start()
+        STOPS.start()
         write(f"memtrace: catchpoint {TRACER.catchpoint.number} traces "
               f"{', '.join(CALLS.values())}; the program goes on at each\n")
 
@@ -307,7 +326,7 @@ class OffCommand(Command):
         TRACER.catchpoint.delete()
         TRACER.catchpoint = None
         TRACER.pending.clear()
-        NON_STOP.stop()
+        STOPS.stop()
         write("memtrace: off\n")
 
 

@@ -119,6 +119,18 @@ def test_bad_input(leaks, layout_program, tmp_path):
     assert "memtrace stack SITE" in gdb.output("help memtrace")
 
 
+def test_the_user_s_own_catchpoints_still_stop(leaks, tmp_path):
+    """A catchpoint of the user's on a traced call stops there (memtrace records the call and
+    does not continue past it); one whose condition fails does not; every call is traced."""
+    plain, _ = traced(leaks, "remap", tmp_path)
+    gdb = run_gdb(["memtrace on", "catch syscall munmap", "catch syscall mmap", "condition 3 0",
+                   "run", "bt 1", "delete 2", "continue", "memtrace --json"], leaks,
+                  ["remap", str(TICKS), str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    assert "munmap" in gdb.output("bt 1")  # stopped at the user's catchpoint 2, not mmap
+    assert _own(gdb.json("memtrace --json")) == _own(list(plain.values()))
+
+
 def _own(sites: list[dict]) -> dict:
     """The testprog's own sites and their accounts."""
     return {(s["function"], s["line"]): (s["calls"], s["mapped"], s["unmapped"], s["held"],

@@ -134,7 +134,7 @@ class Stops:
         self.stopping: set[int] = set()  # breakpoints hit since the last resume
         self.connected = False
 
-    _EVENTS = ("stop", "cont", "exited", "new_thread", "breakpoint_modified")
+    _EVENTS = ("stop", "cont", "new_thread", "breakpoint_modified")
 
     def start(self) -> None:
         gdb.set_convenience_variable(_GO, 1)
@@ -145,7 +145,7 @@ class Stops:
             self.connected = True
 
     def stop(self) -> None:
-        self.waiting.clear()
+        # A thread already waiting is still taken up (its take is posted): it goes on.
         if self.connected:
             for name in self._EVENTS:
                 getattr(gdb.events, name).disconnect(getattr(self, f"on_{name}"))
@@ -169,7 +169,7 @@ class Stops:
         count = breakpoint.hit_count
         if self.counts.get(breakpoint.number) != count:
             self.counts[breakpoint.number] = count
-            if count > 0:  # not a `run` that set them back to 0
+            if count > 0:  # 0 is no hit: a breakpoint changed after `run` reset the counts
                 self.stopping.add(breakpoint.number)
 
     def on_stop(self, event) -> None:
@@ -191,14 +191,9 @@ class Stops:
 
     def on_cont(self, event) -> None:
         self.stopping.clear()
-        thread = event.inferior_thread
-        if thread is None:
-            self.waiting.clear()
-        else:
+        thread = event.inferior_thread  # None in all-stop mode, where nothing waits
+        if thread is not None:
             self.waiting.pop(thread.global_num, None)
-
-    def on_exited(self, event) -> None:
-        self.waiting.clear()
 
     def take(self, thread: gdb.InferiorThread, go: bool) -> None:
         try:

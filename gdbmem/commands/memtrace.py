@@ -1,9 +1,9 @@
 """memtrace: which code grows memory, from the system calls that change the mappings.
 
-A syscall catchpoint on mmap, munmap, mremap, brk, mprotect, shmat and shmdt records, at each
-call's entry, its arguments and call stack (pcs only), and at its return the result, then
-lets the program go on; names are resolved when a report is made. The accounting and the
-folding of allocator frames are gdbmem.trace's.
+A syscall catchpoint on mmap, munmap, mremap, brk, mprotect, shmat and shmdt, whose condition
+records, at each call's entry, its arguments and call stack (pcs only), and at its return the
+result, and is false: the program goes on; names are resolved when a report is made. The
+accounting and the folding of allocator frames are gdbmem.trace's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import time
 
 import gdb  # type: ignore[import-not-found]
 
-import __main__
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
@@ -43,7 +42,7 @@ class Tracer:
         self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
 
     def hit(self) -> None:
-        """At each stop of the catchpoint (its commands call this, then `continue`)."""
+        """At each hit of the catchpoint (its condition, $_gdbmem_memtrace(), calls this)."""
         try:
             frame = gdb.newest_frame()
             number = int(frame.read_register("orig_rax"))
@@ -104,120 +103,30 @@ def journal_names() -> None:
 
 
 TRACER = Tracer()
-__main__.__dict__["_gdbmem_memtrace_hit"] = TRACER.hit
 
-# In all-stop mode the catchpoint's own commands record the call and continue, unless another
-# breakpoint of the user's stops the program at the same moment (a `catch syscall munmap` of
-# theirs). In non-stop mode gdb runs a catchpoint's commands for the selected thread only, so
-# there they are only `silent`, and Stops takes up every thread's stop itself.
-_GO = "_gdbmem_memtrace_go"
-_ALL_STOP_COMMANDS = f"silent\npython _gdbmem_memtrace_hit()\nif ${_GO}\n  continue\nend"
-_NON_STOP_COMMANDS = "silent"
+class _Record(gdb.Function):
+    """$_gdbmem_memtrace(): memtrace's catchpoint's condition. Records the call the thread
+    stopped at and returns 0, so the catchpoint never stops the program.
 
-
-class Stops:
-    """What happens at each stop at the catchpoint, from gdb's events.
-
-    Whether the program may go on: not when another breakpoint stops it there too. Every
-    breakpoint a stop's location matches is in the stop event's list, even one whose
-    condition failed; one that stops has its hit count raised (breakpoint_modified), so the
-    breakpoints whose count rose since the last resume are those that stop.
-
-    Non-stop mode: each thread that stops at the catchpoint is taken up after gdb has handled
-    its stop (gdb.post_event from the stop event): that thread is selected, its call recorded,
-    and it alone goes on (`continue &`); the user's selection is put back. A thread resumed in
-    between (by the user's `continue -a`) is left alone."""
+    As a condition it is evaluated by gdb for whichever thread hit the catchpoint, with that
+    thread selected, in all-stop and non-stop mode alike; and a breakpoint whose condition is
+    false leaves the thread doing what it did: running, or stepping through `next`, `step`
+    or `finish` (breakpoint commands that `continue` would turn those into a `continue`).
+    A breakpoint of the user's that stops at the same moment stops the program as ever."""
 
     def __init__(self) -> None:
-        self.waiting: dict[int, gdb.InferiorThread] = {}  # by global thread number
-        self.counts: dict[int, int] = {}  # each breakpoint's hit count, when last told
-        self.stopping: set[int] = set()  # breakpoints hit since the last resume
-        self.connected = False
+        super().__init__("_gdbmem_memtrace")
 
-    _EVENTS = ("stop", "cont", "new_thread", "breakpoint_modified")
-
-    def start(self) -> None:
-        gdb.set_convenience_variable(_GO, 1)
-        self.set_commands()
-        if not self.connected:
-            for name in self._EVENTS:
-                getattr(gdb.events, name).connect(getattr(self, f"on_{name}"))
-            self.connected = True
-
-    def stop(self) -> None:
-        # A thread already waiting is still taken up (its take is posted): it goes on.
-        if self.connected:
-            for name in self._EVENTS:
-                getattr(gdb.events, name).disconnect(getattr(self, f"on_{name}"))
-            self.connected = False
-
-    @staticmethod
-    def set_commands() -> None:
-        """The catchpoint's commands for the mode gdb is in; `set non-stop` cannot change
-        while a process runs, so a new thread (a run, an attach) is the time to check."""
-        catchpoint = TRACER.catchpoint
-        if catchpoint is None or not catchpoint.is_valid():
-            return
-        wanted = _NON_STOP_COMMANDS if gdb.parameter("non-stop") else _ALL_STOP_COMMANDS
-        if (catchpoint.commands or "").strip() != wanted:
-            catchpoint.commands = wanted
-
-    def on_new_thread(self, event) -> None:
-        self.set_commands()
-
-    def on_breakpoint_modified(self, breakpoint: gdb.Breakpoint) -> None:
-        count = breakpoint.hit_count
-        if self.counts.get(breakpoint.number) != count:
-            self.counts[breakpoint.number] = count
-            if count > 0:  # 0 is no hit: a breakpoint changed after `run` reset the counts
-                self.stopping.add(breakpoint.number)
-
-    def on_stop(self, event) -> None:
-        catchpoint = TRACER.catchpoint
-        if catchpoint is None or not isinstance(event, gdb.BreakpointEvent):
-            return
-        go = not self.stopping - {catchpoint.number}
-        self.stopping.clear()
-        if not gdb.parameter("non-stop"):
-            gdb.set_convenience_variable(_GO, int(go))
-            return
-        if catchpoint.number not in {b.number for b in event.breakpoints}:
-            return
-        thread = event.inferior_thread or gdb.selected_thread()
-        if thread is None:
-            return
-        self.waiting[thread.global_num] = thread
-        gdb.post_event(lambda: self.take(thread, go))
-
-    def on_cont(self, event) -> None:
-        self.stopping.clear()
-        thread = event.inferior_thread  # None in all-stop mode, where nothing waits
-        if thread is not None:
-            self.waiting.pop(thread.global_num, None)
-
-    def take(self, thread: gdb.InferiorThread, go: bool) -> None:
+    def invoke(self) -> int:
         try:
-            if (self.waiting.pop(thread.global_num, None) is None or not thread.is_valid()
-                    or not thread.is_stopped()):
-                return  # resumed by the user meanwhile, or gone
-            selected = gdb.selected_thread()
-            frame = None
-            if selected is not None and selected.is_valid() and selected.is_stopped():
-                frame = gdb.selected_frame()
-            thread.switch()
             TRACER.hit()
-            if go:
-                gdb.execute("continue &", to_string=True)
-            if selected is not None and selected.is_valid() and selected != thread:
-                selected.switch()
-                if frame is not None and frame.is_valid():
-                    frame.select()
-        except Exception as exc:  # in gdb's event loop: one line, never a traceback
-            write(f"memtrace: thread {getattr(thread, 'num', '?')} not taken up: {exc}\n",
-                  gdb.STDERR)
+        except Exception as exc:  # a condition that fails would stop the program
+            write(f"memtrace: a call not recorded: {exc}\n", gdb.STDERR)
+        return 0
 
 
-STOPS = Stops()
+_Record()
+_CONDITION = "$_gdbmem_memtrace()"
 
 
 parser = ArgumentParser(
@@ -236,7 +145,9 @@ Each call is charged to the first frame of the program's own code: frames of the
 (glibc's malloc family, operator new, jemalloc, tcmalloc, mimalloc) and of libc's wrappers
 are folded. A site that maps and unmaps (churn) holds 0; brk growth is the heap's, an
 arena's mprotect its growth. x86-64; run, attach, gdbserver; all-stop (gdb's default) or
-non-stop mode, where each thread that stops at a call goes on alone (`run &` keeps the prompt).
+non-stop mode. The catchpoint never stops the program: each call is recorded as gdb tests the
+catchpoint's condition, so `next`, `step` and `finish` step as they would without it, and your
+own breakpoints and catchpoints stop as ever.
 
 Examples:
   memtrace on
@@ -306,7 +217,7 @@ class OnCommand(Command):
             return
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)
         TRACER.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
-        STOPS.start()
+        TRACER.catchpoint.condition = _CONDITION
         write(f"memtrace: catchpoint {TRACER.catchpoint.number} traces "
               f"{', '.join(CALLS.values())}; the program goes on at each\n")
 
@@ -321,7 +232,6 @@ class OffCommand(Command):
         TRACER.catchpoint.delete()
         TRACER.catchpoint = None
         TRACER.pending.clear()
-        STOPS.stop()
         write("memtrace: off\n")
 
 

@@ -88,10 +88,10 @@ _EXITED = re.compile(r"\[Inferior \d+ \(process \d+\) exited")
 
 def run_gdb_until_exit(setup: Sequence[str], commands: Sequence[str], program: Path,
                        args: Iterable[str] = (), timeout: int = 60) -> Session:
-    """gdb as a user drives it, its commands read from a pipe, so gdb's event loop runs
-    between them (non-stop mode needs it: a thread that stops while others run is taken up
-    there, not in a batch script). `setup` ends by starting the program in the background
-    (`run &`); once gdb says it exited, `commands` run through the driver."""
+    """gdb as a user drives it in non-stop mode, its commands read from a pipe while the
+    program runs in the background and gdb's event loop goes on: `setup` ends by starting
+    the program (`run &`, `continue &`); once gdb says it exited, `commands` run through the
+    driver."""
     with tempfile.TemporaryDirectory() as scratch:
         results_path = os.path.join(scratch, "results.json")
         env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),

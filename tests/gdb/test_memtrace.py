@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -129,6 +130,23 @@ def test_the_user_s_own_catchpoints_still_stop(leaks, tmp_path):
     assert_no_traceback(gdb)
     assert "munmap" in gdb.output("bt 1")  # stopped at the user's catchpoint 2, not mmap
     assert _own(gdb.json("memtrace --json")) == _own(list(plain.values()))
+
+
+def test_next_and_finish_step_as_they_would_without_it(leaks, tmp_path):
+    """A call traced while the user steps leaves the step alone: `next` over a line that
+    mmaps stops at the next line, `finish` in the function that maps returns to its caller."""
+    mmap_line = line_of("sink += (unsigned long)touched(256 * 1024);")
+    gdb = run_gdb([f"break {mmap_line}", "run", "memtrace on", "next", "info line *$pc",
+                   "delete 1", "break touched", "continue", "finish", "bt 1", "memtrace --json"],
+                  leaks, ["mmap", "3", str(tmp_path)], before=())
+    assert_no_traceback(gdb)
+    assert gdb.output("info line *$pc").startswith(f"Line {mmap_line + 1} of")
+    # back in the caller, in the call's line, not run on to the next stop
+    assert re.fullmatch(rf"#0  (0x[0-9a-f]+ in )?main \(.*\) at testprogs/leaks.c:{mmap_line}\n",
+                        gdb.output("bt 1"))
+    site = traced_malloc(gdb)
+    block, heap = 256 * 1024 + 4096, 128 * 1024 + 4096  # the first malloc makes the heap
+    assert (site["calls"], site["held"]) == (2 + 2, 2 * block + heap)
 
 
 def _own(sites: list[dict]) -> dict:

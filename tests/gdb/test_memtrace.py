@@ -122,7 +122,7 @@ def test_bad_input(leaks, layout_program, tmp_path):
 
 def test_the_user_s_own_catchpoints_still_stop(leaks, tmp_path):
     """A catchpoint of the user's on a traced call stops there (memtrace records the call and
-    does not continue past it); one whose condition fails does not; every call is traced."""
+    leaves the stop alone); one whose condition fails does not stop; every call is traced."""
     plain, _ = traced(leaks, "remap", tmp_path)
     gdb = run_gdb(["memtrace on", "catch syscall munmap", "catch syscall mmap", "condition 3 0",
                    "run", "bt 1", "delete 2", "continue", "memtrace --json"], leaks,
@@ -166,7 +166,7 @@ def test_non_stop_mode_takes_up_every_thread_as_all_stop_does(leaks, tmp_path, m
          "memsnap on tick", "run &"],
         ["memtrace --json", "memsnap list --json"], leaks, [mode, str(TICKS), str(tmp_path)])
     assert_no_traceback(gdb)
-    assert "not taken up" not in gdb.stdout
+    assert "not recorded" not in gdb.stdout
     non_stop = _own(gdb.json("memtrace --json"))
     assert non_stop == _own(list(all_stop.values()))
     calls, _, unmapped, held, kinds = non_stop["touched", MALLOC]

@@ -42,29 +42,27 @@ class Tracer:
         self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
 
     def hit(self) -> None:
-        """At each hit of the catchpoint (its condition, $_gdbmem_memtrace(), calls this)."""
-        try:
-            frame = gdb.newest_frame()
-            number = int(frame.read_register("orig_rax"))
-            rax = int(frame.read_register("rax"))
-            tid = gdb.selected_thread().ptid[1]
-            if rax == _ENOSYS and number in CALLS:  # the entry: arguments and stack
-                args = tuple(int(frame.read_register(r)) & MASK64 for r in _ARGUMENTS)
-                self.pending[tid] = (number, args, _stack(frame, self.depth))
-                return
-            entered = self.pending.pop(tid, None)
-            if entered is None or entered[0] != number:
-                return  # a return whose entry was before tracing began
-            name = CALLS[number]
-            length = _attached_size(rax) if name == "shmat" and rax > 0 else 0
-            event = Event(name, entered[1], rax, length, entered[2], tid, time.time())
-            LEDGER.record(name, event.args, rax, event.pcs, length)
-            TRACE_LOG.events.append(event)
-            # Into the journal at once: a crash of gdb loses no call.
-            SESSION.add_lines((event.to_line(),), event.time, snapshot_directory, _warn,
-                              journal_max_bytes)
-        except (gdb.error, RuntimeError, ValueError) as exc:
-            write(f"memtrace: a call not recorded: {exc}\n", gdb.STDERR)
+        """At each hit of the catchpoint, with the thread that hit it selected (called by the
+        catchpoint's condition, $_gdbmem_memtrace())."""
+        frame = gdb.newest_frame()
+        number = int(frame.read_register("orig_rax"))
+        rax = int(frame.read_register("rax"))
+        tid = gdb.selected_thread().ptid[1]
+        if rax == _ENOSYS and number in CALLS:  # the entry: arguments and stack
+            args = tuple(int(frame.read_register(r)) & MASK64 for r in _ARGUMENTS)
+            self.pending[tid] = (number, args, _stack(frame, self.depth))
+            return
+        entered = self.pending.pop(tid, None)
+        if entered is None or entered[0] != number:
+            return  # a return whose entry was before tracing began
+        name = CALLS[number]
+        length = _attached_size(rax) if name == "shmat" and rax > 0 else 0
+        event = Event(name, entered[1], rax, length, entered[2], tid, time.time())
+        LEDGER.record(name, event.args, rax, event.pcs, length)
+        TRACE_LOG.events.append(event)
+        # Into the journal at once: a crash of gdb loses no call.
+        SESSION.add_lines((event.to_line(),), event.time, snapshot_directory, _warn,
+                          journal_max_bytes)
 
 
 def _stack(frame: gdb.Frame, depth: int) -> tuple[int, ...]:
@@ -103,6 +101,7 @@ def journal_names() -> None:
 
 
 TRACER = Tracer()
+
 
 class _Record(gdb.Function):
     """$_gdbmem_memtrace(): memtrace's catchpoint's condition. Records the call the thread

@@ -60,7 +60,6 @@ def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable
             before: Sequence[str] = ("break ready", "run"), gdb_args: Sequence[str] = (),
             source: bool = True, cwd: Path | None = None, timeout: int = 120) -> Session:
     with tempfile.TemporaryDirectory() as scratch:
-        results_path = os.path.join(scratch, "results.json")
         argv = ["gdb", "-nx", "-batch", "-q", "-ex", "set pagination off",
                 "-ex", "set confirm off", *gdb_args]
         if source:
@@ -71,16 +70,26 @@ def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable
         if program is not None:
             argv += ["-ex", "kill"]
             argv += ["--args", str(program), *args]
-        # Journals of a test that sets no snapshot-dir go to the scratch directory, never to
-        # the user's ~/.local/state.
-        env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
-                   GDBMEM_RESULTS=results_path, XDG_STATE_HOME=os.path.join(scratch, "state"))
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout,
-                              cwd=cwd, stdin=subprocess.DEVNULL)
-        if not os.path.exists(results_path):
-            raise AssertionError(f"gdb did not run the driver:\n{done.stdout}\n{done.stderr}")
-        with open(results_path) as fh:
-            return Session(json.load(fh), done.stdout, done.stderr)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                              env=_driver_env(commands, scratch), stdin=subprocess.DEVNULL)
+        return _session(scratch, done.stdout, done.stderr)
+
+
+def _driver_env(commands: Sequence[str], scratch: str) -> dict:
+    """The environment of a gdb that runs driver.py: the commands, where their results go,
+    and journals of a test that sets no snapshot-dir in the scratch directory, never in the
+    user's ~/.local/state."""
+    return dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
+                GDBMEM_RESULTS=os.path.join(scratch, "results.json"),
+                XDG_STATE_HOME=os.path.join(scratch, "state"))
+
+
+def _session(scratch: str, stdout: str, stderr: str) -> Session:
+    results_path = os.path.join(scratch, "results.json")
+    if not os.path.exists(results_path):
+        raise AssertionError(f"gdb did not run the driver:\n{stdout}\n{stderr}")
+    with open(results_path) as fh:
+        return Session(json.load(fh), stdout, stderr)
 
 
 _EXITED = re.compile(r"\[Inferior \d+ \(process \d+\) exited")
@@ -93,9 +102,7 @@ def run_gdb_until_exit(setup: Sequence[str], commands: Sequence[str], program: P
     the program (`run &`, `continue &`); once gdb says it exited, `commands` run through the
     driver."""
     with tempfile.TemporaryDirectory() as scratch:
-        results_path = os.path.join(scratch, "results.json")
-        env = dict(os.environ, GDBMEM_COMMANDS=json.dumps(list(commands)),
-                   GDBMEM_RESULTS=results_path, XDG_STATE_HOME=os.path.join(scratch, "state"))
+        env = _driver_env(commands, scratch)
         argv = ["gdb", "-nx", "-q", "-ex", "set pagination off", "-ex", "set confirm off",
                 "-ex", f"source {GDBINIT}", "--args", str(program), *args]
         gdb = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -119,11 +126,7 @@ def run_gdb_until_exit(setup: Sequence[str], commands: Sequence[str], program: P
             if gdb.poll() is None:
                 gdb.kill()
                 gdb.wait()
-        output = "".join(seen) + (rest or "")
-        if not os.path.exists(results_path):
-            raise AssertionError(f"gdb did not run the driver:\n{output}")
-        with open(results_path) as fh:
-            return Session(json.load(fh), output, "")
+        return _session(scratch, "".join(seen) + (rest or ""), "")
 
 
 def assert_one_clean_line(message: str) -> None:

@@ -54,7 +54,7 @@ from gdbmem.render.report import html_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.render.trace import sites_report
 from gdbmem.safefile import SafeFile
-from gdbmem.scan import extents_digest
+from gdbmem.scan.dump import extents_digest
 from gdbmem.snapshots import Record, read_records
 from gdbmem.trace.events import TraceLog
 from gdbmem.trace.fold import sites, sites_within

@@ -16,7 +16,8 @@ from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
 from gdbmem.render.dump import dump_description, dump_line
 from gdbmem.safefile import SafeFile, check_new, publish
-from gdbmem.scan import dump, walk
+from gdbmem.scan.dump import dump
+from gdbmem.scan.walk import walk
 from gdbmem.target import current
 from gdbmem.units import format_bytes
 

@@ -15,7 +15,8 @@ from gdbmem.errors import UsageError
 from gdbmem.render.dump import strings_report
 from gdbmem.render.table import PLAIN
 from gdbmem.safefile import SafeFile, check_new
-from gdbmem.scan import ENCODINGS, find_strings, walk
+from gdbmem.scan.strings import ENCODINGS, find_strings
+from gdbmem.scan.walk import walk
 from gdbmem.target import current
 
 parser = ArgumentParser(

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from gdbmem.analysis.spans import Span
 from gdbmem.render import jsonout
 from gdbmem.render.table import PLAIN, TextStyle
-from gdbmem.scan import DumpResult, Found
+from gdbmem.scan.dump import DumpResult
+from gdbmem.scan.strings import Found
 from gdbmem.units import format_bytes
 
 

@@ -18,7 +18,7 @@ from gdbmem.errors import TargetError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Hole, Region, Snapshot
 from gdbmem.proc import PageState
-from gdbmem.scan import Unreadable
+from gdbmem.scan.walk import Unreadable
 from gdbmem.snapshots import Record
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

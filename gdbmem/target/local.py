@@ -22,7 +22,7 @@ from gdbmem.proc import (
     parse_smaps_rollup,
 )
 from gdbmem.proc.pagemap import absent_runs
-from gdbmem.scan import Unreadable
+from gdbmem.scan.walk import Unreadable
 from gdbmem.target.base import PAGE, MemoryReader
 from gdbmem.target.gdbtarget import GdbTarget
 

@@ -27,7 +27,8 @@ from gdbmem.proc import parse_smaps
 from gdbmem.render.checks import check_report
 from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
-from gdbmem.scan import Piece, dump, extents_digest
+from gdbmem.scan.dump import dump, extents_digest
+from gdbmem.scan.walk import Piece
 from gdbmem.session import Session
 from gdbmem.snapshots import Record, read_records
 from tests.helpers import ROOT, fixture

@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 
 from gdbmem.analysis.spans import Span, merge_holes, range_span, unmapped
 from gdbmem.errors import OutputError, UsageError
-from gdbmem.model import Region
+from gdbmem.model import Hole, Region
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.safefile import SafeFile, check_new
-from gdbmem.scan import Hole, Piece, StringFinder, Unreadable, dump, find_strings, walk
+from gdbmem.scan.dump import dump
+from gdbmem.scan.strings import StringFinder, find_strings
+from gdbmem.scan.walk import Piece, Unreadable, walk
 
 PAGE = 4096
 MEMORY = bytes(range(256)) * 64  # 16 KiB = 4 pages at BASE

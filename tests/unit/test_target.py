@@ -12,7 +12,7 @@ from gdbmem.analysis.spans import range_span, region_span
 from gdbmem.errors import TargetError
 from gdbmem.model import Hole
 from gdbmem.render.maps import map_report
-from gdbmem.scan import Unreadable
+from gdbmem.scan.walk import Unreadable
 from tests.helpers import EXE, FakeTarget, layout
 
 PAGE = 4096

@@ -14,7 +14,7 @@ import time
 import gdb
 
 from gdbmem.commands import memsnap
-from gdbmem.session import SESSION
+from gdbmem.commands.state import state
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 # `show args` says "... is \"small 2000 DIR\"." (gdb 13's gdb.parameter("args") is empty)
@@ -39,10 +39,10 @@ def run_with(make):
 plain, snapping, both = [], [], []
 for _ in range(REPEAT):
     plain.append(run_with(lambda: Continues("tick")))
-    SESSION.clear()
+    state().session.clear()
     snapping.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
-    hits = len(SESSION.records)
-    SESSION.clear()
+    hits = len(state().session.records)
+    state().session.clear()
     gdb.execute("memtrace clear", to_string=True)
     gdb.execute("memtrace on", to_string=True)  # and memsnap's breakpoint beside it
     both.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))

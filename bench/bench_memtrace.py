@@ -12,8 +12,8 @@ import time
 
 import gdb
 
-from gdbmem.commands.memtrace import CALLS, TRACER
-from gdbmem.trace import LEDGER
+from gdbmem.commands.memtrace import CALLS
+from gdbmem.commands.state import state
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
 # `show args` says "... is \"remap 500 DIR\"."; memtrace's journal goes to run.sh's scratch DIR
@@ -50,10 +50,10 @@ for _ in range(REPEAT):
     times["memtrace on"].append(memtrace())
 median = {k: statistics.median(v) for k, v in times.items()}
 ratio = median["memtrace on"] / median["catch syscall + bt 12"]
-calls = sum(use.calls for use in LEDGER.use)
+calls = sum(len(a.events) for a in state().tracer.accounts.items)
 sys.stderr.write(f"bench: {json.dumps({'calls': calls, 'median_s': median, 'ratio': ratio})}\n")
 sys.stderr.write(f"bench: leaks remap 500 ({calls} traced calls a run)\n")
 for name, seconds in median.items():
     sys.stderr.write(f"bench:   {name:24s} {seconds:.3f} s\n")
 sys.stderr.write(f"bench:   memtrace on / catch syscall + bt = {ratio:.2f}  (goal <= 1.0)\n")
-assert TRACER.catchpoint is None
+assert state().tracer.catchpoint is None

@@ -20,10 +20,10 @@ start = time.perf_counter()
 gdb.execute(f"memsnap report {path}", to_string=True)
 seconds = time.perf_counter() - start
 size = os.path.getsize(path)
-from gdbmem.session import SESSION  # noqa: E402
+from gdbmem.commands.state import state  # noqa: E402
 
-result = {"snapshots": len(SESSION.records),
-          "mappings": len(SESSION.records[-1].snapshot.regions),
+result = {"snapshots": len(state().session.records),
+          "mappings": len(state().session.records[-1].snapshot.regions),
           "seconds": round(seconds, 3), "bytes": size}
 sys.stderr.write(f"bench: {json.dumps(result)}\n")
 sys.stderr.write(f"bench:   memsnap report of {result['snapshots']} snapshots of "

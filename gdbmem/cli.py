@@ -13,7 +13,7 @@
                                    sample a live process without stopping it
 
 FILE: a captured /proc/PID/smaps or maps, `pmap -x` output, or snapshots saved by
-`memsnap save` or written by `gdbmem capture` (see gdbmem/captures.py).
+`memsnap save` or written by `gdbmem capture` (see gdbmem/store/captures.py).
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ from collections.abc import Sequence
 from gdbmem import procread
 from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
-from gdbmem.captures import snapshots
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
-from gdbmem.journal import new_journal
 from gdbmem.model import Hole
 from gdbmem.render.checks import check_report
 from gdbmem.render.color import Palette
@@ -52,13 +50,15 @@ from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.render.maps import map_report
 from gdbmem.render.report import html_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
-from gdbmem.render.trace import sites_report
+from gdbmem.render.trace import accounts_report, sites_report
 from gdbmem.safefile import SafeFile
 from gdbmem.scan.dump import extents_digest
-from gdbmem.snapshots import Record, read_records
-from gdbmem.trace.events import TraceLog
+from gdbmem.store.captures import snapshots
+from gdbmem.store.codec import read_records
+from gdbmem.store.journal import new_journal
+from gdbmem.store.record import Record
+from gdbmem.trace.account import Accounts
 from gdbmem.trace.fold import sites, sites_within
-from gdbmem.trace.ledger import Ledger
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="memtrace's call sites, from saved snapshots or a journal")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--top", type=int, metavar="N")
+    p.add_argument("--account", type=int, metavar="N",
+                   help="the sites of account N (one per address space traced; --list)")
+    p.add_argument("--list", action="store_true", help="the accounts, one per address space")
     p.add_argument("--json", action="store_true")
     _formats(p)
     p = sub.add_parser("report", help="one HTML report of snapshots (memsnap report's)")
@@ -194,47 +197,57 @@ def _check(args: argparse.Namespace) -> str:
 
 def _trace(args: argparse.Namespace) -> str:
     """The call sites memtrace traced, as memtrace shows them in gdb (by their saved names)."""
-    log = TraceLog()
+    accounts = Accounts()
     for path in args.files:
         try:
             with open(path, "rb") as fh:
-                read_records(fh.read(), path, _warn, log)
+                read_records(fh.read(), path, _warn, accounts)
         except OSError as exc:
             raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
-    if not log.events:
-        raise UsageError("no traced calls in " + ", ".join(args.files)
-                         + " (memtrace on, then memsnap save)")
     if args.top is not None and args.top < 1:
         raise UsageError("--top takes a number of sites, 1 or more")
-    ledger = Ledger()
-    log.replay(ledger)
-    found = sites(ledger, log.resolve)
+    if args.list:
+        return accounts_report(accounts.items, args.json, _style(args))
+    try:
+        account = accounts.shown(args.account)
+    except LookupError as exc:
+        raise UsageError(str(exc)) from None
+    if account is None:
+        raise UsageError("no traced calls in " + ", ".join(args.files)
+                         + " (memtrace on, then memsnap save)")
+    if len(accounts.traced()) > 1:
+        _warn(f"the sites of {account.describe()} (--account N for another, --list for all)")
+    found = sites(account.ledger, account.resolve)
     return sites_report(found[:args.top] if args.top else found, args.json, _style(args))
 
 
 def _report(args: argparse.Namespace) -> str:
     """memsnap report's page, from files: the call sites from their traced calls, named as
     saved; source lines where the file is found from here."""
-    log = TraceLog()
+    accounts = Accounts()
     records: list = []
     for path in args.files:
-        records += _loaded(path, log)
-    ledger = Ledger()
-    log.replay(ledger)
+        records += _loaded(path, accounts)
+    last = records[-1] if records else None
+    account = (accounts.of_process(last.pid, last.taken_at)
+               if isinstance(last, Record) else accounts.shown())
 
     def sites_of(regions):
-        return sites_within(ledger, log.resolve, [(r.start, r.end) for r in regions])
+        assert account is not None
+        return sites_within(account.ledger, account.resolve,
+                            [(r.start, r.end) for r in regions])
 
     page = html_report([item.snapshot if isinstance(item, Record) else item for item in records],
                        [getattr(item, "location", "") for item in records], args.min_growth,
-                       DEFAULTS, sites_of if log.events else None, _source)
+                       DEFAULTS, sites_of if account is not None else None, _source)
     with SafeFile(args.output, args.force, _warn) as out:
         out.write(page.encode("utf-8", "surrogateescape"))
     return f"gdbmem: a report of {len(records)} snapshots -> {args.output}\n"
 
 
-def _loaded(path: str, log: TraceLog) -> list:
-    """The snapshots of a file (records, or one parsed capture); traced calls into `log`."""
+def _loaded(path: str, accounts: Accounts) -> list:
+    """The snapshots of a file (records, or one parsed capture); traced calls into
+    `accounts`."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(1)
@@ -242,7 +255,7 @@ def _loaded(path: str, log: TraceLog) -> list:
         raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
     if head == b"{":
         with open(path, "rb") as fh:
-            return read_records(fh.read(), path, _warn, log)
+            return read_records(fh.read(), path, _warn, accounts)
     return list(snapshots([path], _warn))
 
 

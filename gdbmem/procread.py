@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from typing import IO
 
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, Cache
 from gdbmem.errors import TargetError
 
 _READ_CHUNK = 1 << 19
@@ -75,8 +76,11 @@ def read_fd(fd: int, pid: int, name: str) -> Iterator[bytes]:
         raise read_error(pid, name, exc) from None
 
 
-_KEPT: dict[str, int] = {}  # path: fd of the files read with keep_open
-_KEPT_LIMIT = 64
+# The files read with keep_open, by path: their open fds.
+KEPT: Cache[str, int] = Cache(
+    "open /proc files", 64, {EXITED, EXEC, INFERIOR_DELETED},
+    "an open /proc file reads the address space it was opened on: an exec replaces it, an "
+    "exit ends it (and the fd would keep the dead process's files)", close=os.close)
 
 
 def read_whole(pid: int, name: str, keep_open: bool = False) -> bytes:
@@ -90,14 +94,14 @@ def read_whole(pid: int, name: str, keep_open: bool = False) -> bytes:
     """
     path = f"/proc/{pid}/{name}"
     if keep_open:
-        fd = _KEPT.pop(path, None)
+        fd = KEPT.take(path)
         if fd is not None:
             try:
                 data = _pread_all(fd)
             except OSError:
                 data = b""
             if data:
-                _KEPT[path] = fd
+                KEPT.put(path, fd)
                 return data
             os.close(fd)
     fd = open_proc(pid, name)
@@ -109,11 +113,7 @@ def read_whole(pid: int, name: str, keep_open: bool = False) -> bytes:
     if not (keep_open and data):
         os.close(fd)
         return data
-    if len(_KEPT) >= _KEPT_LIMIT:
-        for kept in _KEPT.values():
-            os.close(kept)
-        _KEPT.clear()
-    _KEPT[path] = fd
+    KEPT.put(path, fd)
     return data
 
 

@@ -74,3 +74,16 @@ class FakeTarget(Target):
 
     def absent_pages(self, first: int, last: int) -> list[tuple[int, int]]:
         return [(max(a, first), min(b, last)) for a, b in self.absent if a < last and b > first]
+
+
+def older_saved_line(record) -> str:
+    """A record in the older saved form gdbmem still reads: one JSON line, the smaps as a
+    string (the header's fields are the codec's own, from the journal's form)."""
+    import json
+
+    from gdbmem.store.codec import framed
+
+    header = json.loads(framed(record)[0])
+    del header["smaps_bytes"]
+    header["smaps"] = record.smaps.decode("utf-8", "surrogateescape")
+    return json.dumps(header, separators=(",", ":"))

@@ -10,7 +10,7 @@ def register() -> bool:
     global _registered
     if _registered:
         return False
-    from gdbmem.commands import settings
+    from gdbmem.commands import events, settings, state
     from gdbmem.commands.functions import VmaEnd, VmaStart
     from gdbmem.commands.memcheck import MemcheckCommand
     from gdbmem.commands.memdump import MemdumpCommand
@@ -18,9 +18,11 @@ def register() -> bool:
     from gdbmem.commands.memsnap import COMMANDS as MEMSNAP_COMMANDS
     from gdbmem.commands.memstrings import MemstringsCommand
     from gdbmem.commands.memtrace import COMMANDS as MEMTRACE_COMMANDS
+    from gdbmem.commands.memtrace import RecordCall
     from gdbmem.commands.vmainfo import VmainfoCommand
 
     settings.register()
+    events.connect(state.create())
     MemmapCommand()
     VmainfoCommand()
     MemdumpCommand()
@@ -28,6 +30,7 @@ def register() -> bool:
     for command in (*MEMSNAP_COMMANDS, *MEMTRACE_COMMANDS):
         command()
     MemcheckCommand()
+    RecordCall()
     VmaStart()
     VmaEnd()
     _registered = True

@@ -33,6 +33,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports through UsageError instead of exiting gdb."""
 
     def __init__(self, prog: str, summary: str, epilog: str = "", usage: str | None = None):
+        """`prog` is the command's name (`memsnap trend` for a subcommand)."""
         # The summary is gdb's first line of `help`; argparse's own description would repeat it.
         self.summary = summary
         super().__init__(prog=prog, epilog=epilog, add_help=True, usage=usage,
@@ -51,10 +52,30 @@ class ArgumentParser(argparse.ArgumentParser):
         gdb.write(self.format_help())
 
 
-class Command(gdb.Command):
-    """A gdbmem command: subclasses set `name`, `parser` and implement `run(args, from_tty)`."""
+def report_failure(where: str, exc: BaseException) -> str:
+    """The one line a failure says, at every edge where gdb calls us (a command, a
+    breakpoint's stop(), a condition's or a convenience function's invoke): a user's error
+    in its own words, a bug of ours as an internal error, its traceback printed when `set
+    gdbmem debug on`."""
+    if isinstance(exc, (GdbmemError, gdb.error)):
+        return f"{where}: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"{where}: interrupted"
+    if debug_enabled():
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    return (f"{where}: internal error: {type(exc).__name__}: {exc} "
+            "(`set gdbmem debug on` shows the traceback)")
 
-    name = ""
+
+def warn(where: str, message: str) -> None:
+    """A line to the user beside a command's output (on gdb's stderr)."""
+    write(f"{where}: {message}\n", gdb.STDERR)
+
+
+class Command(gdb.Command):
+    """A gdbmem command: subclasses set `parser` (whose prog is the command's name) and
+    implement `run(args, from_tty)`."""
+
     parser: ArgumentParser
     # A gdb.COMPLETE_* class; None calls the complete(text, word) method instead (gdb ignores
     # that method whenever a completer class is given).
@@ -63,6 +84,10 @@ class Command(gdb.Command):
     words = gdb.COMPLETE_NONE
     # A prefix command has subcommands (`memsnap trend`); gdb passes it any other words.
     prefix = False
+
+    @property
+    def name(self) -> str:
+        return self.parser.prog
 
     def __init__(self) -> None:
         # gdb's `help NAME` is the class docstring: a summary line, then argparse's usage.
@@ -94,19 +119,10 @@ class Command(gdb.Command):
             self.run(args, from_tty)
         except _HelpShown:
             return
-        except GdbmemError as exc:
-            raise gdb.GdbError(f"{self.name}: {exc}") from None
         except gdb.GdbError:
             raise
-        except gdb.error as exc:
-            raise gdb.GdbError(f"{self.name}: {exc}") from None
-        except KeyboardInterrupt:
-            raise gdb.GdbError(f"{self.name}: interrupted") from None
-        except Exception as exc:  # a bug of ours: one line, the traceback on request
-            if debug_enabled():
-                traceback.print_exc()
-            raise gdb.GdbError(f"{self.name}: internal error: {type(exc).__name__}: {exc} "
-                               "(`set gdbmem debug on` shows the traceback)") from None
+        except (Exception, KeyboardInterrupt) as exc:  # one line, the traceback on request
+            raise gdb.GdbError(report_failure(self.name, exc)) from None
         finally:
             if collecting:
                 gc.enable()
@@ -116,7 +132,7 @@ class Command(gdb.Command):
 
     def note(self, message: str) -> None:
         """A line to the user beside the command's output (on gdb's stderr)."""
-        write(f"{self.name}: {message}\n", gdb.STDERR)
+        warn(self.name, message)
 
 
 def _is_expression(word: str) -> bool:

@@ -6,8 +6,8 @@ import argparse
 
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.settings import check_thresholds, leak_min_growth_kb, text_style
+from gdbmem.commands.state import state
 from gdbmem.render.checks import check_report
-from gdbmem.session import SESSION
 from gdbmem.target import current
 
 parser = ArgumentParser(
@@ -32,12 +32,11 @@ add_format(parser)
 
 
 class MemcheckCommand(Command):
-    name = "memcheck"
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         snapshot = current().snapshot(with_rollup=False)  # the checks sum the regions
-        history = [r.snapshot for r in SESSION.records]
+        history = [r.snapshot for r in state().session.records]
         text = check_report(snapshot, history, check_thresholds(), leak_min_growth_kb(),
                             args.json, text_style(from_tty, args.format))
         write(text if args.json else f"memcheck: {text}")

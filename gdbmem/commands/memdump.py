@@ -73,7 +73,6 @@ class _Progress:
 
 
 class MemdumpCommand(Command):
-    name = "memdump"
     parser = parser
     completer = gdb.COMPLETE_FILENAME
 

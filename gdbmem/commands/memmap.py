@@ -99,7 +99,6 @@ def _layout(args: argparse.Namespace) -> str:
 
 
 class MemmapCommand(Command):
-    name = "memmap"
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:

@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command, add_format, write
+from gdbmem.commands.base import (
+    ArgumentParser,
+    Command,
+    add_format,
+    report_failure,
+    warn,
+    write,
+)
 from gdbmem.commands.settings import (
     check_thresholds,
     journal_max_bytes,
@@ -19,18 +26,18 @@ from gdbmem.commands.settings import (
     snapshot_directory,
     text_style,
 )
-from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
+from gdbmem.commands.state import state
+from gdbmem.errors import OutputError, ParseError, UsageError
 from gdbmem.model import Region
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.render.report import html_report
 from gdbmem.safefile import SafeFile
-from gdbmem.session import SESSION
-from gdbmem.snapshots import Record, read_records
+from gdbmem.store.codec import read_records, saved
+from gdbmem.store.record import Record
 from gdbmem.target import current
 from gdbmem.target.gdbtarget import GdbTarget
-from gdbmem.target.symbols import breakpoint_location, location_of, resolve_pc, stop_location
-from gdbmem.trace import LEDGER, TRACE_LOG
-from gdbmem.trace.events import TraceLog, frames_line
+from gdbmem.target.symbols import breakpoint_location, location_of, stop_location
+from gdbmem.trace.account import Accounts
 from gdbmem.trace.fold import Site, sites_within
 
 parser = ArgumentParser(
@@ -74,7 +81,7 @@ parser.add_argument("label", nargs="*", metavar="LABEL",
 
 
 def _warn(message: str) -> None:
-    write(f"memsnap: {message}\n", gdb.STDERR)
+    warn("memsnap", message)
 
 
 def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None,
@@ -83,7 +90,7 @@ def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None
     program): where the selected thread stopped, unless the caller knows better."""
     record = (target or current()).record(label, pc)
     record.location = stop_location() if location is None else location
-    return SESSION.add(record, snapshot_directory, _warn, journal_max_bytes)
+    return state().session.add(record, snapshot_directory, _warn, journal_max_bytes)
 
 
 def named(records: list[Record]) -> list[Record]:
@@ -133,36 +140,40 @@ class SnapshotBreakpoint(gdb.Breakpoint):
                 self.target = current()  # type: ignore[assignment]
             take(f"hit {self.counted}{self.of_location}", self._address(), self.target,
                  self._where(self.target))  # type: ignore[arg-type]
-        except GdbmemError as exc:
-            write(f"memsnap: no snapshot at hit {self.counted}: {exc}\n", gdb.STDERR)
         except Exception as exc:
-            write(f"memsnap: no snapshot at hit {self.counted}: internal error: "
-                  f"{type(exc).__name__}: {exc}\n", gdb.STDERR)
+            _warn(report_failure(f"no snapshot at hit {self.counted}", exc))
         return self.stop_here
 
 
-def _sites_of(regions: Sequence[Region]) -> list[Site]:
-    """The top 3 traced call sites by bytes held inside these regions (memtrace)."""
-    return sites_within(LEDGER, resolve_pc, [(r.start, r.end) for r in regions])
+def _sites_for(records: Sequence[Record]):
+    """The top 3 traced call sites by bytes held inside given regions (memtrace), from the
+    account of the process and moment of the last snapshot; None when none traced it."""
+    if not records:
+        return None
+    last = records[-1]
+    account = state().tracer.account_of(last.pid, last.taken_at)
+    if account is None:
+        return None
+
+    def sites_of(regions: Sequence[Region]) -> list[Site]:
+        return sites_within(account.ledger, account.resolve,
+                            [(r.start, r.end) for r in regions])
+
+    return sites_of
 
 
 def _say_taken(number: int) -> None:
-    (record,) = named([SESSION.get(number)])
+    (record,) = named([state().session.get(number)])
     write(f"memsnap: #{number} {record.label + ' ' if record.label else ''}"
               f"taken{' in ' + record.location if record.location else ''}\n")
 
 
 class MemsnapCommand(Command):
-    name = "memsnap"
     parser = parser
     prefix = True
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         _say_taken(take(" ".join(args.label)))
-
-
-def _subcommand(name: str, summary: str, epilog: str = "") -> ArgumentParser:
-    return ArgumentParser(f"memsnap {name}", summary, epilog=epilog)
 
 
 def _json(sub: ArgumentParser) -> ArgumentParser:
@@ -172,8 +183,7 @@ def _json(sub: ArgumentParser) -> ArgumentParser:
 
 
 class TakeCommand(Command):
-    name = "memsnap take"
-    parser = _subcommand("take", "Take a snapshot now, with an optional label.",
+    parser = ArgumentParser("memsnap take", "Take a snapshot now, with an optional label.",
                          "Example:\n  memsnap take before the request")
     parser.add_argument("label", nargs="*", metavar="LABEL")
 
@@ -182,10 +192,10 @@ class TakeCommand(Command):
 
 
 class OnCommand(Command):
-    name = "memsnap on"
     completer = gdb.COMPLETE_LOCATION
-    parser = _subcommand(
-        "on", "Set a breakpoint that takes a snapshot at each hit and lets the program go on.",
+    parser = ArgumentParser(
+        "memsnap on",
+        "Set a breakpoint that takes a snapshot at each hit and lets the program go on.",
         "Examples:\n  memsnap on process_request --every 10\n  memsnap on leaks.c:42 --stop")
     parser.add_argument("location", help="where, as for `break`")
     parser.add_argument("--every", type=int, default=1, metavar="N",
@@ -210,44 +220,42 @@ class OnCommand(Command):
 
 
 class ListCommand(Command):
-    name = "memsnap list"
-    parser = _json(_subcommand("list", "List the snapshots, one line each."))
+    parser = _json(ArgumentParser("memsnap list", "List the snapshots, one line each."))
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        write(records_report(named(SESSION.records), args.json, SESSION.journal_state(),
+        session = state().session
+        write(records_report(named(session.records), args.json, session.journal_state(),
                              text_style(from_tty, args.format)))
 
 
 class ShowCommand(Command):
-    name = "memsnap show"
-    parser = _json(_subcommand("show", "Show snapshot N as memmap shows a live process.",
+    parser = _json(ArgumentParser("memsnap show", "Show snapshot N as memmap shows a live process.",
                                "Example:\n  memsnap show 3 -k"))
     parser.add_argument("number", type=int, metavar="N")
     parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        (record,) = named([SESSION.get(args.number)])
+        (record,) = named([state().session.get(args.number)])
         write(snapshot_report(args.number, record, args.json, not args.kb,
                                   text_style(from_tty, args.format)))
 
 
 class DiffCommand(Command):
-    name = "memsnap diff"
-    parser = _json(_subcommand(
-        "diff", "Show the regions added, removed, grown and shrunk from snapshot A to B.",
+    parser = _json(ArgumentParser(
+        "memsnap diff", "Show the regions added, removed, grown and shrunk from snapshot A to B.",
         "Example:\n  memsnap diff 1 5 --json"))
     parser.add_argument("a", type=int, metavar="A")
     parser.add_argument("b", type=int, metavar="B")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        write(diff_report(SESSION.get(args.a).snapshot, SESSION.get(args.b).snapshot,
+        session = state().session
+        write(diff_report(session.get(args.a).snapshot, session.get(args.b).snapshot,
                               args.a, args.b, args.json, text_style(from_tty, args.format)))
 
 
 class TrendCommand(Command):
-    name = "memsnap trend"
-    parser = _json(_subcommand(
-        "trend", "Show each region's RSS over the snapshots, its growth and a verdict.",
+    parser = _json(ArgumentParser(
+        "memsnap trend", "Show each region's RSS over the snapshots, its growth and a verdict.",
         "Verdicts: leak, growing, stable, shrinking (see `help memsnap`);\n"
         "`set gdbmem leak-min-growth KB` sets the smallest growth that counts.\n\n"
         "Example:\n  memsnap trend --json"))
@@ -255,80 +263,81 @@ class TrendCommand(Command):
                         help="the snapshots of process N (when they are of several)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        write(trend_report([r.snapshot for r in SESSION.records], leak_min_growth_kb(),
+        records = state().session.records
+        of_pid = [r for r in records if args.pid is None or r.pid == args.pid]
+        write(trend_report([r.snapshot for r in records], leak_min_growth_kb(),
                            args.json, text_style(from_tty, args.format), args.pid,
-                           _sites_of if LEDGER.pcs else None))
+                           _sites_for(of_pid)))
 
 
 class ClearCommand(Command):
-    name = "memsnap clear"
-    parser = _subcommand("clear", "Forget the snapshots (their journal stays on disk).")
+    parser = ArgumentParser("memsnap clear", "Forget the snapshots (their journal stays on disk).")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        count = len(SESSION.records)
-        SESSION.clear()
+        session = state().session
+        count = len(session.records)
+        session.clear()
         write(f"memsnap: {count} snapshot{'s' if count != 1 else ''} forgotten\n")
 
 
 class SaveCommand(Command):
-    name = "memsnap save"
     completer = gdb.COMPLETE_FILENAME
-    parser = _subcommand("save", "Write the snapshots to FILE, for `memsnap load` and `gdbmem`.",
+    parser = ArgumentParser(
+        "memsnap save", "Write the snapshots to FILE, for `memsnap load` and `gdbmem`.",
                          "memtrace's traced calls go with them, named.\n\n"
                          "Example:\n  memsnap save run1.jsonl")
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        events = TRACE_LOG.events
-        if not SESSION.records and not events:
+        session, accounts = state().session, state().tracer.accounts.traced()
+        calls = sum(len(a.events) for a in accounts)
+        if not session.records and not calls:
             raise UsageError("no snapshots to save (and nothing traced)")
-        for pcs in {e.pcs for e in events}:  # named now: gdbmem trace has no gdb to ask
-            for pc in pcs:
-                resolve_pc(pc)
         with SafeFile(args.file, args.force) as out:
-            for record in named(SESSION.records):
-                out.write((record.to_json() + "\n").encode("utf-8", "surrogateescape"))
-            if events:
-                out.write(frames_line(TRACE_LOG.frames))
-                out.write(b"".join(e.to_line() for e in events))
-        traced = f" and {len(events)} traced calls" if events else ""
-        write(f"memsnap: {len(SESSION.records)} snapshots{traced} -> {args.file}\n")
+            for part in saved(named(session.records)):
+                out.write(part)
+            for account in accounts:
+                for line in account.saved_lines():
+                    out.write(line)
+        traced = f" and {calls} traced calls" if calls else ""
+        write(f"memsnap: {len(session.records)} snapshots{traced} -> {args.file}\n")
 
 
 class LoadCommand(Command):
-    name = "memsnap load"
     completer = gdb.COMPLETE_FILENAME
-    parser = _subcommand("load", "Add the snapshots of FILE (saved, a journal, a capture).",
+    parser = ArgumentParser(
+        "memsnap load", "Add the snapshots of FILE (saved, a journal, a capture).",
                          "Example:\n  memsnap load run1.jsonl")
     parser.add_argument("file", metavar="FILE")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         try:
-            loaded = TraceLog()
+            loaded = Accounts()
             with open(args.file, "rb") as fh:
                 records = read_records(fh.read(), args.file, self.note, loaded)
         except OSError as exc:
             raise OutputError(f"cannot read {args.file}: {exc.strerror}") from None
         except ParseError as exc:
             raise UsageError(str(exc)) from None
-        if not records and not loaded.events:
+        calls = sum(len(a.events) for a in loaded.traced())
+        if not records and not calls:
             raise UsageError(f"{args.file} holds no snapshots")
+        session = state().session
         for record in records:
-            SESSION.add(record, snapshot_directory, self.note, journal_max_bytes)
-        loaded.replay(LEDGER)  # memtrace reports them with the calls traced here
-        TRACE_LOG.events.extend(loaded.events)
-        TRACE_LOG.frames.update(loaded.frames)
-        traced = f" and {len(loaded.events)} traced calls" if loaded.events else ""
+            session.add(record, snapshot_directory, self.note, journal_max_bytes)
+        # Accounts of their own: history, never mixed into what a live process holds.
+        state().tracer.accounts.adopt(loaded, f"loaded from {args.file}")
+        traced = f" and {calls} traced calls" if calls else ""
         write(f"memsnap: {len(records)} snapshots{traced} loaded from {args.file} "
-              f"(now {len(SESSION.records)})\n")
+              f"(now {len(session.records)})\n")
 
 
 class ReportCommand(Command):
-    name = "memsnap report"
     completer = gdb.COMPLETE_FILENAME
-    parser = _subcommand(
-        "report", "Write one HTML report of the snapshots: verdict, charts, call sites, tables.",
+    parser = ArgumentParser(
+        "memsnap report",
+        "Write one HTML report of the snapshots: verdict, charts, call sites, tables.",
         "One self-contained file (mode 0600) that any browser opens from disk, with no network:\n"
         "the verdict and totals, RSS over time, the address space, the call sites of what\n"
         "grows (when memtrace traced), memcheck's findings, the trend and diff tables, and\n"
@@ -337,10 +346,10 @@ class ReportCommand(Command):
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        records = named(SESSION.records)
+        records = named(state().session.records)
         page = html_report([r.snapshot for r in records], [r.location for r in records],
-                           leak_min_growth_kb(), check_thresholds(),
-                           _sites_of if LEDGER.pcs else None, _source)
+                           leak_min_growth_kb(), check_thresholds(), _sites_for(records),
+                           _source)
         with SafeFile(args.file, args.force, self.note) as out:
             out.write(page.encode("utf-8", "surrogateescape"))
         write(f"memsnap: a report of {len(records)} snapshots -> {args.file}\n")

@@ -56,7 +56,6 @@ _LONGEST_MINIMUM = 1 << 20
 
 
 class MemstringsCommand(Command):
-    name = "memstrings"
     parser = parser
     words = gdb.COMPLETE_EXPRESSION
 

@@ -1,9 +1,11 @@
 """memtrace: which code grows memory, from the system calls that change the mappings.
 
 A syscall catchpoint on mmap, munmap, mremap, brk, mprotect, shmat and shmdt, whose condition
-records, at each call's entry, its arguments and call stack (pcs only), and at its return the
-result, and is false: the program goes on; names are resolved when a report is made. The
-accounting and the folding of allocator frames are gdbmem.trace's.
+records, at each call's entry, its arguments and call stack, and at its return the result,
+and is false: the program goes on. Each pc is named the first time it is seen, against the
+objfiles of the address space it ran in (an exec takes them away), and its name goes into
+the journal at once. The accounting and the folding of allocator frames are gdbmem.trace's;
+the Tracer owns this session's accounts, one per address space.
 """
 
 from __future__ import annotations
@@ -13,16 +15,23 @@ import time
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command, add_format, write
+from gdbmem.commands.base import (
+    ArgumentParser,
+    Command,
+    add_format,
+    report_failure,
+    warn,
+    write,
+)
 from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
-from gdbmem.render.trace import site_stacks, sites_report
-from gdbmem.session import SESSION
+from gdbmem.render.trace import accounts_report, site_stacks, sites_report
+from gdbmem.store.session import Session
 from gdbmem.target import current
-from gdbmem.target.symbols import resolve_pc
-from gdbmem.trace import LEDGER, TRACE_LOG, UNSAVED, clear
-from gdbmem.trace.events import Event, frames_line
+from gdbmem.target.symbols import name_pc
+from gdbmem.trace.account import Account, Accounts
+from gdbmem.trace.events import Event
 from gdbmem.trace.fold import sites
 from gdbmem.units import MASK64
 
@@ -34,9 +43,15 @@ _ENOSYS = -38  # what rax holds at a syscall's entry
 
 
 class Tracer:
-    """The catchpoint and the calls in flight (entered, not yet returned), by thread."""
+    """memtrace's state in this gdb session: the catchpoint, the calls in flight (entered,
+    not yet returned) by thread, and the accounts, one per address space traced. A process's
+    account begins at its first traced call (after `run`, `attach`, an exec) and ends when
+    gdb says the process exited or exec'd (events.py), or when another process stands in its
+    place; it stays, as that process's history."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.accounts = Accounts()
         self.catchpoint: gdb.Breakpoint | None = None
         self.depth = 12
         self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
@@ -47,10 +62,12 @@ class Tracer:
         frame = gdb.newest_frame()
         number = int(frame.read_register("orig_rax"))
         rax = int(frame.read_register("rax"))
-        tid = gdb.selected_thread().ptid[1]
+        thread = gdb.selected_thread()
+        pid, tid = thread.ptid[0], thread.ptid[1]
+        account = self._account(thread.inferior, pid)
         if rax == _ENOSYS and number in CALLS:  # the entry: arguments and stack
             args = tuple(int(frame.read_register(r)) & MASK64 for r in _ARGUMENTS)
-            self.pending[tid] = (number, args, _stack(frame, self.depth))
+            self.pending[tid] = (number, args, _stack(frame, self.depth, account))
             return
         entered = self.pending.pop(tid, None)
         if entered is None or entered[0] != number:
@@ -58,22 +75,62 @@ class Tracer:
         name = CALLS[number]
         length = _attached_size(rax) if name == "shmat" and rax > 0 else 0
         event = Event(name, entered[1], rax, length, entered[2], tid, time.time())
-        LEDGER.record(name, event.args, rax, event.pcs, length)
-        TRACE_LOG.events.append(event)
-        # Into the journal at once: a crash of gdb loses no call.
-        SESSION.add_lines((event.to_line(),), event.time, snapshot_directory, _warn,
-                          journal_max_bytes)
+        account.record(event)
+        # Into the journal at once, with the names first seen: a crash of gdb loses none.
+        self.session.add_lines(lambda serial: account.journal_lines(event, serial), event.time,
+                               snapshot_directory, _warn, journal_max_bytes)
+
+    def _account(self, inferior: gdb.Inferior, pid: int) -> Account:
+        account = self.accounts.live_for(pid)
+        if account is None:
+            program = getattr(inferior.progspace, "filename", None) or ""
+            account = self.accounts.begin(pid, program, time.time())
+            # Calls entered in another address space return in none of this one's.
+            self.pending = {t: p for t, p in self.pending.items() if _alive_in(inferior, t)}
+        return account
+
+    def ended(self, pid: int, why: str) -> None:
+        """Process `pid`'s address space is gone (events.py): its account is history."""
+        if self.accounts.end(pid, why) is not None:
+            self.pending.clear()
+
+    def shown(self, number: int | None = None) -> Account | None:
+        """The account a report is of (see Accounts.shown), for the selected process."""
+        try:
+            return self.accounts.shown(number, gdb.selected_inferior().pid)
+        except LookupError as exc:
+            raise UsageError(str(exc)) from None
+
+    def holder_site(self, address: int):
+        """The call stack whose traced call mapped the range holding `address` in the
+        selected process, named, if one did (vmainfo)."""
+        account = self.accounts.live_for(gdb.selected_inferior().pid)
+        if account is None:
+            return None
+        stack = account.ledger.holder(address)
+        return None if stack is None else [account.resolve(pc) for pc in account.ledger.pcs[stack]]
+
+    def account_of(self, pid: int, at: float) -> Account | None:
+        return self.accounts.of_process(pid, at)
 
 
-def _stack(frame: gdb.Frame, depth: int) -> tuple[int, ...]:
-    """The pcs of the call stack; those of callers less one, to name the line of the call."""
+def _alive_in(inferior: gdb.Inferior, tid: int) -> bool:
+    return any(t.ptid[1] == tid for t in inferior.threads() if t.is_valid())
+
+
+def _stack(frame: gdb.Frame, depth: int, account: Account) -> tuple[int, ...]:
+    """The pcs of the call stack; those of callers less one, to name the line of the call.
+    Each pc the account has not seen is named now, in the address space it runs in."""
     pcs = []
     while frame is not None and len(pcs) < depth:
         if frame.type() != gdb.INLINE_FRAME:  # an inlined frame shares its caller's pc
             pc = int(frame.pc())
             if pc == 0:  # the end of the stack
                 break
-            pcs.append(pc - (1 if pcs else 0))
+            pc -= 1 if pcs else 0
+            if not account.knows(pc):
+                account.name(name_pc(pc))
+            pcs.append(pc)
         frame = frame.older()
     return tuple(pcs)
 
@@ -89,21 +146,16 @@ def _attached_size(address: int) -> int:
 
 
 def _warn(message: str) -> None:
-    write(f"memtrace: {message}\n", gdb.STDERR)
+    warn("memtrace", message)
 
 
-def journal_names() -> None:
-    """The names resolved since the last time, into the journal (gdbmem trace reads them)."""
-    if UNSAVED:
-        SESSION.add_lines((frames_line(dict(UNSAVED)),), time.time(), snapshot_directory,
-                          _warn, journal_max_bytes)
-        UNSAVED.clear()
+def tracer() -> Tracer:
+    from gdbmem.commands.state import state
+
+    return state().tracer
 
 
-TRACER = Tracer()
-
-
-class _Record(gdb.Function):
+class RecordCall(gdb.Function):
     """$_gdbmem_memtrace(): memtrace's catchpoint's condition. Records the call the thread
     stopped at and returns 0, so the catchpoint never stops the program.
 
@@ -118,13 +170,12 @@ class _Record(gdb.Function):
 
     def invoke(self) -> int:
         try:
-            TRACER.hit()
+            tracer().hit()
         except Exception as exc:  # a condition that fails would stop the program
-            write(f"memtrace: a call not recorded: {exc}\n", gdb.STDERR)
+            _warn(report_failure("a call not recorded", exc))
         return 0
 
 
-_Record()
 _CONDITION = "$_gdbmem_memtrace()"
 
 
@@ -138,7 +189,14 @@ parser = ArgumentParser(
   memtrace                 the call sites, by bytes still held: calls, bytes mapped, unmapped
                            and held, the kinds of memory they touched
   memtrace stack SITE      every call stack through site SITE (its number in the report)
+  memtrace list            the accounts: one per address space traced (a process from its
+                           start or exec to its exit or next exec), with its pid and program
   memtrace off             stop tracing (what was traced stays); memtrace clear forgets it
+
+Each address space has its own account: after an exec, a second `run` or an `attach`, the
+report is of the process gdb debugs now, named by its own program's functions, and what a
+process that has gone held is never added to it (`--account N` shows an earlier one; the
+report of a process that has gone says so).
 
 Each call is charged to the first frame of the program's own code: frames of the allocator
 (glibc's malloc family, operator new, jemalloc, tcmalloc, mimalloc) and of libc's wrappers
@@ -153,48 +211,53 @@ Examples:
   run
   memtrace --top 5
   memtrace --region [heap]
-  memtrace stack 1""")
+  memtrace stack 1
+  memtrace list
+  memtrace --account 1""")
 parser.add_argument("--top", type=int, metavar="N", help="the first N sites")
 parser.add_argument("--region", metavar="TARGET",
                     help="only what is held inside this region (a name, or an address)")
+parser.add_argument("--account", type=int, metavar="N",
+                    help="the sites of account N (`memtrace list`), not the process's now")
 parser.add_argument("--json", action="store_true", help="a JSON array, one object per site")
 add_format(parser)
 
 
-def _report_sites(region: str | None):
-    if not LEDGER.pcs:
+def _report_sites(region: str | None, number: int | None = None):
+    account = tracer().shown(number)
+    if account is None:
         raise UsageError("nothing traced yet: `memtrace on` before `run` (or now), then let "
                          "the program run")
     if region is None:
-        return sites(LEDGER, resolve_pc), None
+        return account, sites(account.ledger, account.resolve), None
+    live = account.pid == gdb.selected_inferior().pid and not account.ended
+    if not live:
+        raise UsageError(f"--region is of the process gdb debugs now; {account.describe()}")
     spans = resolve(argparse.Namespace(words=[region], kind=None, first=True),
                     current().regions()).spans
     lo, hi = spans[0].start, spans[0].end
-    held = LEDGER.held(lo, hi)
-    return sites(LEDGER, resolve_pc, set(held), held), spans[0].describe()
+    held = account.ledger.held(lo, hi)
+    return account, sites(account.ledger, account.resolve, set(held), held), \
+        spans[0].describe()
 
 
 class MemtraceCommand(Command):
-    name = "memtrace"
     parser = parser
     prefix = True
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if args.top is not None and args.top < 1:
             raise UsageError("--top takes a number of sites, 1 or more")
-        found, where = _report_sites(args.region)
-        journal_names()
+        account, found, where = _report_sites(args.region, args.account)
+        if not args.json and (account.ended or len(tracer().accounts.traced()) > 1):
+            self.note(f"the sites of {account.describe()}")
         write(sites_report(found[:args.top] if args.top else found, args.json,
                            text_style(from_tty, args.format), where))
 
 
-def _subcommand(name: str, summary: str, epilog: str = "") -> ArgumentParser:
-    return ArgumentParser(f"memtrace {name}", summary, epilog=epilog)
-
-
 class OnCommand(Command):
-    name = "memtrace on"
-    parser = _subcommand("on", "Trace the calls that change the mappings, with their stacks.",
+    parser = ArgumentParser(
+        "memtrace on", "Trace the calls that change the mappings, with their stacks.",
                          "Example:\n  memtrace on --depth 20")
     parser.add_argument("--depth", type=int, default=12, metavar="N",
                         help="frames kept of each call stack (default 12)")
@@ -209,52 +272,69 @@ class OnCommand(Command):
         arch = inferior.architecture().name() if inferior.pid else "i386:x86-64"
         if "x86-64" not in arch:
             raise UsageError(f"memtrace knows x86-64's system calls only, not {arch}'s")
-        TRACER.depth = args.depth
-        if TRACER.catchpoint is not None and TRACER.catchpoint.is_valid():
-            write(f"memtrace: already on (catchpoint {TRACER.catchpoint.number}); depth "
+        owner = tracer()
+        owner.depth = args.depth
+        if owner.catchpoint is not None and owner.catchpoint.is_valid():
+            write(f"memtrace: already on (catchpoint {owner.catchpoint.number}); depth "
                   f"{args.depth}\n")
             return
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)
-        TRACER.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
-        TRACER.catchpoint.condition = _CONDITION
-        write(f"memtrace: catchpoint {TRACER.catchpoint.number} traces "
+        owner.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
+        owner.catchpoint.condition = _CONDITION
+        write(f"memtrace: catchpoint {owner.catchpoint.number} traces "
               f"{', '.join(CALLS.values())}; the program goes on at each\n")
 
 
 class OffCommand(Command):
-    name = "memtrace off"
-    parser = _subcommand("off", "Stop tracing; what was traced stays.")
+    parser = ArgumentParser("memtrace off", "Stop tracing; what was traced stays.",
+                        "Example:\n  memtrace off")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if TRACER.catchpoint is None or not TRACER.catchpoint.is_valid():
+        owner = tracer()
+        if owner.catchpoint is None or not owner.catchpoint.is_valid():
             raise UsageError("memtrace is not on")
-        TRACER.catchpoint.delete()
-        TRACER.catchpoint = None
-        TRACER.pending.clear()
+        owner.catchpoint.delete()
+        owner.catchpoint = None
+        owner.pending.clear()
         write("memtrace: off\n")
 
 
 class ClearCommand(Command):
-    name = "memtrace clear"
-    parser = _subcommand("clear", "Forget what was traced.")
+    parser = ArgumentParser("memtrace clear", "Forget what was traced: every account.",
+                        "Example:\n  memtrace clear")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        clear()
-        TRACER.pending.clear()
+        owner = tracer()
+        owner.accounts = Accounts()
+        owner.pending.clear()
         write("memtrace: cleared\n")
 
 
-class StackCommand(Command):
-    name = "memtrace stack"
-    parser = _subcommand("stack", "Show every call stack through a site of the report.",
-                         "Example:\n  memtrace stack 1")
-    parser.add_argument("site", type=int, metavar="SITE")
+class ListCommand(Command):
+    parser = ArgumentParser("memtrace list",
+                        "List the accounts: one per address space traced, with its process.",
+                        "An account begins with a process (run, attach) or an exec, and ends "
+                        "when the\nprocess exits, is killed or execs.\n\n"
+                        "Example:\n  memtrace list --json")
+    parser.add_argument("--json", action="store_true", help="a JSON array, one per account")
+    add_format(parser)
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        found, _ = _report_sites(None)
+        write(accounts_report(tracer().accounts.items, args.json,
+                              text_style(from_tty, args.format)))
+
+
+class StackCommand(Command):
+    parser = ArgumentParser("memtrace stack", "Show every call stack through a site of the report.",
+                        "Example:\n  memtrace stack 1")
+    parser.add_argument("site", type=int, metavar="SITE")
+    parser.add_argument("--account", type=int, metavar="N", help="a site of account N")
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        _, found, _ = _report_sites(None, args.account)
         if not 1 <= args.site <= len(found):
             raise UsageError(f"no site {args.site} (there are 1 to {len(found)})")
         write(site_stacks(found[args.site - 1], args.site))
 
 
-COMMANDS = (MemtraceCommand, OnCommand, OffCommand, ClearCommand, StackCommand)
+COMMANDS = (MemtraceCommand, OnCommand, OffCommand, ClearCommand, ListCommand, StackCommand)

@@ -8,9 +8,9 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.checks import DEFAULTS, Thresholds
 from gdbmem.errors import UsageError
-from gdbmem.journal import default_directory
 from gdbmem.render.color import DEFAULT_STYLE, Palette, styles
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
+from gdbmem.store.journal import default_directory
 from gdbmem.units import format_bytes, parse_size
 
 

@@ -9,20 +9,18 @@ import gdb  # type: ignore[import-not-found]
 from gdbmem.analysis.lookup import describe_address
 from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.settings import text_style
+from gdbmem.commands.state import state
 from gdbmem.errors import UsageError
 from gdbmem.render.vmainfo import address_report
 from gdbmem.target import current
-from gdbmem.target.symbols import evaluate_address, resolve_pc, symbol_at
-from gdbmem.trace import LEDGER
+from gdbmem.target.symbols import evaluate_address, symbol_at
 from gdbmem.trace.fold import Frame, site_frame
 
 
 def _mapped_by(address: int) -> Frame | None:
     """The call site whose traced call mapped the range holding `address` (memtrace)."""
-    stack = LEDGER.holder(address)
-    if stack is None:
-        return None
-    return site_frame([resolve_pc(pc) for pc in LEDGER.pcs[stack]])
+    frames = state().tracer.holder_site(address)
+    return site_frame(frames) if frames else None
 
 
 parser = ArgumentParser(
@@ -51,7 +49,6 @@ _MOST_BYTES = 1 << 16
 
 
 class VmainfoCommand(Command):
-    name = "vmainfo"
     parser = parser
     completer = gdb.COMPLETE_EXPRESSION
 

@@ -23,7 +23,7 @@ from gdbmem.render.color import KIND_TOKENS, VERDICT_TOKENS
 from gdbmem.render.maps import region_table, summary_line
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
 from gdbmem.render.trace import frame_text
-from gdbmem.snapshots import Record
+from gdbmem.store.record import Record
 from gdbmem.trace.fold import Site
 from gdbmem.units import format_bytes, format_kb
 

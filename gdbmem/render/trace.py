@@ -1,4 +1,4 @@
-"""memtrace's reports: the call sites by bytes held, and one site's stacks."""
+"""memtrace's reports: the call sites by bytes held, one site's stacks, the accounts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from gdbmem.render import jsonout
 from gdbmem.render.color import FIGURE
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
+from gdbmem.trace.account import Account
 from gdbmem.trace.fold import Frame, Site
 from gdbmem.units import format_bytes
 
@@ -43,3 +44,23 @@ def site_stacks(site: Site, number: int) -> str:
         lines.append(f"stack {k}:")
         lines += [f"  #{i:<2} {f.pc:#018x} in {frame_text(f)}" for i, f in enumerate(frames)]
     return "\n".join(lines) + "\n"
+
+
+_ACCOUNT_COLUMNS = (Column("Account"), Column("Pid"), Column("Calls"),
+                    Column("Held", token=lambda t: FIGURE), Column("State", "<"),
+                    Column("Program", "<", clean=False))
+
+
+def accounts_report(accounts: Sequence[Account], as_json: bool, style: TextStyle = PLAIN) -> str:
+    """memtrace list: one row per account (address space traced)."""
+    if as_json:
+        return jsonout.report([{"account": a.number, "pid": a.pid, "exe": a.exe,
+                                "started": a.started, "ended": a.ended or None,
+                                "calls": len(a.events), "held": sum(a.ledger.held().values())}
+                               for a in accounts], style)
+    if not accounts:
+        return "memtrace: no accounts yet (nothing traced)\n"
+    rows = [(str(a.number), str(a.pid or "?"), str(len(a.events)),
+             format_bytes(sum(a.ledger.held().values())), a.ended or "live", a.exe)
+            for a in accounts]
+    return render_table(_ACCOUNT_COLUMNS, list(zip(*rows)), style)

@@ -19,7 +19,7 @@ from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Hole, Region, Snapshot
 from gdbmem.proc import PageState
 from gdbmem.scan.walk import Unreadable
-from gdbmem.snapshots import Record
+from gdbmem.store.record import Record
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -16,7 +16,7 @@ from gdbmem.errors import ParseError, TargetError
 from gdbmem.kinds import name_core_regions
 from gdbmem.model import Region
 from gdbmem.proc.core import core_regions
-from gdbmem.snapshots import Record
+from gdbmem.store.record import Record
 from gdbmem.target.gdbtarget import GdbTarget
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, Cache
 from gdbmem.errors import TargetError
 from gdbmem.kinds import ThreadStackPointer
 from gdbmem.target.base import Target
@@ -14,8 +15,9 @@ from gdbmem.units import MASK64
 
 # Each thread's stack pointer at the last stop that could read it, by (pid, LWP): a stack
 # does not move while its thread lives, so it names the stack of a thread running now.
-_KNOWN_STACKS: dict[tuple[int, int], int] = {}
-_KNOWN_LIMIT = 1 << 14
+KNOWN_STACKS: Cache[tuple[int, int], int] = Cache(
+    "thread stacks", 1 << 14, {EXITED, EXEC, INFERIOR_DELETED},
+    "a thread's stack lives as long as its address space: an exec or an exit takes it")
 
 
 class GdbTarget(Target):
@@ -64,9 +66,7 @@ class GdbTarget(Target):
         return self.stack_pointers_by_switching()
 
     def remember_stack(self, lwp: int, sp: int) -> None:
-        if len(_KNOWN_STACKS) >= _KNOWN_LIMIT:
-            _KNOWN_STACKS.clear()
-        _KNOWN_STACKS[self.pid, lwp] = sp
+        KNOWN_STACKS.put((self.pid, lwp), sp)
 
     def stack_of_running(self, lwp: int, thread: gdb.InferiorThread | None) -> int | None:
         """An address inside the stack of a thread that runs now (gdb 13 runs all-stop on a
@@ -74,7 +74,7 @@ class GdbTarget(Target):
         their registers cannot be read): its stack pointer at an earlier stop, else its
         pthread_t, which glibc places at the top of the thread's own stack mapping. None
         for the main thread (its pthread_t is not on its stack; the kernel names [stack])."""
-        known = _KNOWN_STACKS.get((self.pid, lwp))
+        known = KNOWN_STACKS.get((self.pid, lwp))
         if known is not None or thread is None or lwp == self.pid:
             return known
         try:

@@ -11,6 +11,7 @@ import errno
 import os
 
 from gdbmem import procread
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, Cache
 from gdbmem.errors import ParseError, TargetError
 from gdbmem.kinds import ThreadStackPointer
 from gdbmem.model import Region
@@ -26,7 +27,10 @@ from gdbmem.scan.walk import Unreadable
 from gdbmem.target.base import PAGE, MemoryReader
 from gdbmem.target.gdbtarget import GdbTarget
 
-_EXE: dict[tuple[int, str], str] = {}
+# The executable's path, by (pid, gdb's program file): read at each breakpoint hit's snapshot.
+EXE: Cache[tuple[int, str], str] = Cache(
+    "executable paths", 64, {EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED},
+    "a process's executable changes with an exec, and its pid can be used again once it is gone")
 
 
 class LocalProcess(GdbTarget):
@@ -73,10 +77,9 @@ class LocalProcess(GdbTarget):
             raise TargetError(f"unexpected /proc/{self.pid}/maps: {exc}") from None
 
     def exe(self) -> str:
-        # Cached at each breakpoint hit's snapshot; an exec changes gdb's program, so the
-        # program's file is in the key.
+        # An exec changes gdb's program, so the program's file is in the key as well.
         key = (self.pid, getattr(self.inferior.progspace, "filename", None) or "")
-        cached = _EXE.get(key)
+        cached = EXE.get(key)
         if cached is not None:
             return cached
         try:
@@ -84,9 +87,7 @@ class LocalProcess(GdbTarget):
         except OSError:
             return ""
         exe = exe[: -len(" (deleted)")] if exe.endswith(" (deleted)") else exe
-        if len(_EXE) > 64:
-            _EXE.clear()
-        _EXE[key] = exe
+        EXE.put(key, exe)
         return exe
 
     def thread_stack_pointers(self) -> list[ThreadStackPointer]:

@@ -8,7 +8,6 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.errors import TargetError
 from gdbmem.model import Symbol
-from gdbmem.trace import TRACE_LOG, UNSAVED
 from gdbmem.trace.fold import Frame
 from gdbmem.units import MASK64
 
@@ -115,19 +114,11 @@ def symbol_at(address: int) -> Symbol | None:
     return Symbol(m.group(1), m.group(2), m.group(3) or "")
 
 
-def resolve_pc(pc: int) -> Frame:
-    """A pc's function, file and line as gdb's symbols tell (minimal symbols where there is
-    no debug information, as for a libc without its -dbg package); each pc once, kept with
-    the trace (and so saved with it)."""
-    known = TRACE_LOG.frames.get(pc)
-    if known is not None:
-        return known
-    frame = _resolve(pc)
-    TRACE_LOG.frames[pc] = UNSAVED[pc] = frame
-    return frame
-
-
-def _resolve(pc: int) -> Frame:
+def name_pc(pc: int) -> Frame:
+    """A pc's function, file and line as gdb's symbols tell now (minimal symbols where there
+    is no debug information, as for a libc without its -dbg package). A pc means this only in
+    the address space it ran in: memtrace names each once, as it first sees it, and keeps
+    the name with that space's account."""
     function = file = line = None
     try:
         block = gdb.block_for_pc(pc)

@@ -1,10 +1,11 @@
 """memtrace's records on disk: each traced call as a JSON line in the session's journal (so a
-crash of gdb loses none), and the names of the pcs in its stacks, as gdb resolved them when a
-report or a save was made (so the gdbmem command names sites without gdb).
+crash of gdb loses none), and the names of the pcs in its stacks, as gdb resolved them when
+first seen (so the gdbmem command names sites without gdb). N is the account's number
+(account.py): the address space the call was made in.
 
-  {"format":"gdbmem-trace-1","call":"mmap","args":[...],"result":N,"length":N,"pcs":[...],
-   "tid":N,"time":T}
-  {"format":"gdbmem-frames-1","frames":[[pc,"function","file",line], ...]}
+  {"format":"gdbmem-trace-1","space":N,"call":"mmap","args":[...],"result":N,"length":N,
+   "pcs":[...],"tid":N,"time":T}
+  {"format":"gdbmem-frames-1","space":N,"frames":[[pc,"function","file",line], ...]}
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import math
 from typing import Any, NamedTuple
 
 from gdbmem.trace.fold import Frame
-from gdbmem.trace.ledger import Ledger
 
 TRACE_FORMAT = "gdbmem-trace-1"
 FRAMES_FORMAT = "gdbmem-frames-1"
 CALL_NAMES = ("mmap", "munmap", "mremap", "brk", "mprotect", "shmat", "shmdt")
+ARGUMENTS = 5  # rdi, rsi, rdx, r10, r8: as many as any traced call takes
+# Which arguments are lengths, by call; x86-64's user space is 2**47 bytes.
+_LENGTHS = {"mmap": (1,), "munmap": (1,), "mremap": (1, 2), "mprotect": (1,)}
+_LONGEST = 1 << 47
 
 
 class Event(NamedTuple):
@@ -30,8 +34,9 @@ class Event(NamedTuple):
     tid: int
     time: float
 
-    def to_line(self) -> bytes:
-        return (json.dumps({"format": TRACE_FORMAT, "call": self.call, "args": list(self.args),
+    def to_line(self, space: int = 1) -> bytes:
+        return (json.dumps({"format": TRACE_FORMAT, "space": space, "call": self.call,
+                            "args": list(self.args),
                             "result": self.result, "length": self.length,
                             "pcs": list(self.pcs), "tid": self.tid, "time": self.time},
                            separators=(",", ":")) + "\n").encode("ascii")
@@ -47,7 +52,13 @@ class Event(NamedTuple):
         moment = obj.get("time")
         if type(moment) not in (int, float) or not math.isfinite(moment):
             raise ValueError("time is not a finite number")
-        return cls(call, tuple(_number(a, "an argument") for a in args),
+        if len(args) != ARGUMENTS:
+            raise ValueError(f"a {call} has {ARGUMENTS} arguments, not {len(args)}")
+        numbers = tuple(_number(a, "an argument") for a in args)
+        # The lengths a call takes: a range past the 64-bit space is no call that returned
+        if any(numbers[i] > _LONGEST for i in _LENGTHS.get(call, ())):
+            raise ValueError(f"a {call} of more than {_LONGEST:#x} bytes")
+        return cls(call, numbers,
                    _number(obj.get("result"), "result", signed=True),
                    _number(obj.get("length", 0), "length"),
                    tuple(_number(p, "a pc") for p in pcs), _number(obj.get("tid"), "tid"),
@@ -61,15 +72,19 @@ def _number(value: Any, what: str, signed: bool = False) -> int:
     return value
 
 
-def frames_line(frames: dict[int, Frame]) -> bytes:
+def frames_line(frames: dict[int, Frame], space: int = 1) -> bytes:
     rows = [[f.pc, f.function, f.file, f.line] for f in frames.values()]
-    return (json.dumps({"format": FRAMES_FORMAT, "frames": rows}, separators=(",", ":"))
+    return (json.dumps({"format": FRAMES_FORMAT, "space": space, "frames": rows},
+                       separators=(",", ":"))
             + "\n").encode("utf-8", "surrogateescape")
 
 
 def frames_from_json(obj: dict) -> dict[int, Frame]:
     out = {}
-    for row in obj.get("frames", []):
+    rows = obj.get("frames", [])
+    if not isinstance(rows, list):
+        raise ValueError("frames is a list")
+    for row in rows:
         if not (isinstance(row, list) and len(row) == 4):
             raise ValueError("a frame is [pc, function, file, line]")
         pc, function, file, line = row
@@ -77,31 +92,3 @@ def frames_from_json(obj: dict) -> dict[int, Frame]:
             pc, function if isinstance(function, str) else None,
             file if isinstance(file, str) else None, line if type(line) is int else None)
     return out
-
-
-class TraceLog:
-    """The traced calls and frame names a file holds, in order (read_records fills it)."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-        self.frames: dict[int, Frame] = {}
-
-    def take(self, obj: Any) -> bool:
-        """Keep `obj` if it is one of memtrace's records; False if it is not."""
-        if not isinstance(obj, dict):
-            return False
-        if obj.get("format") == TRACE_FORMAT:
-            self.events.append(Event.from_json(obj))
-            return True
-        if obj.get("format") == FRAMES_FORMAT:
-            self.frames.update(frames_from_json(obj))
-            return True
-        return False
-
-    def replay(self, ledger: Ledger) -> None:
-        for e in self.events:
-            ledger.record(e.call, e.args, e.result, e.pcs, e.length)
-
-    def resolve(self, pc: int) -> Frame:
-        """A pc's name as saved (its address alone where none was)."""
-        return self.frames.get(pc) or Frame(pc, None, None, None)

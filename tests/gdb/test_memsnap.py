@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from gdbmem.snapshots import read_records
+from gdbmem.store.codec import read_records
 from tests.gdb.conftest import (
     ROOT,
     assert_error,

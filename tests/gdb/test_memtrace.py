@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from gdbmem.snapshots import read_records
-from gdbmem.trace.events import TraceLog
+from gdbmem.store.codec import read_records
+from gdbmem.trace.account import Accounts
 from tests.gdb.conftest import (
     ROOT,
     assert_error,
@@ -216,9 +216,10 @@ def test_kept_in_the_journal_saved_loaded_and_read_outside_gdb(leaks, tmp_path):
     assert outside.stdout == in_gdb  # one report, in gdb and outside it
     # The journal had each call as it happened (and the names, once memtrace reported).
     (journal,) = (tmp_path / "j").iterdir()
-    log = TraceLog()
-    read_records(journal.read_bytes(), str(journal), None, log)
-    assert len(log.events) == sum(s["calls"] for s in json.loads(in_gdb))
+    accounts = Accounts()
+    read_records(journal.read_bytes(), str(journal), None, accounts)
+    (account,) = accounts.traced()
+    assert len(account.events) == sum(s["calls"] for s in json.loads(in_gdb))
     from_journal = subprocess.run([sys.executable, "-m", "gdbmem", "trace", str(journal),
                                    "--json"], capture_output=True, text=True, timeout=60,
                                   cwd=ROOT)
@@ -226,7 +227,7 @@ def test_kept_in_the_journal_saved_loaded_and_read_outside_gdb(leaks, tmp_path):
     again = run_gdb([f"memsnap load {saved}", "memtrace --json"], leaks,
                     ["mmap", "1", str(tmp_path)], before=())
     assert again.output(f"memsnap load {saved}").startswith(
-        f"memsnap: {TICKS} snapshots and {len(log.events)} traced calls loaded")
+        f"memsnap: {TICKS} snapshots and {len(account.events)} traced calls loaded")
     assert again.output("memtrace --json") == in_gdb
 
 

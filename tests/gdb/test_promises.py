@@ -12,7 +12,8 @@ import stat
 
 import pytest
 
-from gdbmem.snapshots import Record
+from gdbmem.store.codec import encoded
+from gdbmem.store.record import Record
 from tests.gdb.conftest import (
     assert_error,
     assert_no_traceback,
@@ -156,7 +157,7 @@ def test_an_unwritable_journal_stops_and_the_snapshots_stay(layout_program, tmp_
 
 def test_a_torn_journal_loads_its_complete_records(layout_program, tmp_path):
     smaps = fixture("layout.smaps")
-    whole = b"".join(Record(42, 1000.0 + n, smaps, label=f"s{n}").to_framed() for n in range(3))
+    whole = b"".join(encoded(Record(42, 1000.0 + n, smaps, label=f"s{n}")) for n in range(3))
     torn = tmp_path / "torn.jsonl"
     torn.write_bytes(whole[: len(whole) - 500])  # gdb killed while writing the third
     gdb = run_gdb([f"set gdbmem snapshot-dir {tmp_path}/j", f"memsnap load {torn}",

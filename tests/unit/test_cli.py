@@ -10,8 +10,8 @@ import time
 import pytest
 
 from gdbmem.cli import main, parse_interval
-from gdbmem.snapshots import Record
-from tests.helpers import FIXTURES, fixture
+from gdbmem.store.record import Record
+from tests.helpers import FIXTURES, fixture, older_saved_line
 
 LAYOUT = str(FIXTURES / "layout.smaps")
 
@@ -66,7 +66,7 @@ def test_trend_of_saved_snapshots(capsys, tmp_path):
     with open(path, "w") as fh:
         for n in range(8):  # the heap's Rss grows by 100 kB a snapshot
             data = grown.replace(b"XXXXX", str(72 + 100 * n).rjust(5).encode())
-            fh.write(Record(7, 1000.0 + n, data, label=f"n{n}").to_json() + "\n")
+            fh.write(older_saved_line(Record(7, 1000.0 + n, data, label=f"n{n}")) + "\n")
     out, _ = run(capsys, "trend", str(path), "--json")
     trend = json.loads(out)
     assert (trend["verdict"], trend["snapshots"]) == ("leak", 8)

@@ -15,9 +15,10 @@ from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.render.growth import _signed_kb, sparkline
-from gdbmem.session import Session
-from gdbmem.snapshots import Record, read_records
-from tests.helpers import fixture
+from gdbmem.store.codec import encoded, framed, read_records
+from gdbmem.store.record import Record
+from gdbmem.store.session import Session
+from tests.helpers import fixture, older_saved_line
 
 
 def region(start, size_kb, rss_kb, path="", perms="rw-p", kind=None):
@@ -111,19 +112,19 @@ def test_trends_order_and_process_verdict():
 def test_records_round_trip_and_parse_lazily():
     record = Record(42, 1000.5, fixture("layout.smaps"),
                     fixture("layout.smaps_rollup").decode(), label="first", location="main")
-    (again,) = read_records(record.to_json().encode())
+    (again,) = read_records(older_saved_line(record).encode())
     assert (again.pid, again.taken_at, again.label, again.location) == (42, 1000.5, "first",
                                                                          "main")
     assert len(again.snapshot.regions) == 35 and again.snapshot.rollup["Rss"] == 2796
     assert again.smaps == record.smaps
-    (framed,) = read_records(record.to_framed())  # the journal's form
+    (framed,) = read_records(encoded(record))  # the journal's form
     assert (framed.smaps, framed.label, framed.pid) == (record.smaps, "first", 42)
-    both = record.to_framed() + record.to_json().encode() + b"\n"
+    both = encoded(record) + older_saved_line(record).encode() + b"\n"
     assert [r.label for r in read_records(both)] == ["first", "first"]
     with pytest.raises(ParseError, match="line 2"):
-        read_records(record.to_json().encode() + b'\n{"format": "other"}\n', "x.jsonl")
+        read_records(older_saved_line(record).encode() + b'\n{"format": "other"}\n', "x.jsonl")
     with pytest.raises(ParseError, match="cut short"):
-        read_records(record.to_framed()[:-100])
+        read_records(encoded(record)[:-100])
 
 
 @settings(max_examples=200, deadline=None)
@@ -136,10 +137,13 @@ def test_framed_header_is_the_json_header(label, location, exe, rollup, pc, take
     """The journal's hand-written header is exactly the header object, for any strings."""
     record = Record(7, taken_at, b"smaps text\n", rollup,
                     [ThreadStackPointer(*t) for t in threads], label, location, exe, pc)
-    head, smaps, end = record.framed()
-    assert json.loads(head) == dict(record._header(), smaps_bytes=11)
+    head, smaps, end = framed(record)
+    assert json.loads(head) == {
+        "format": "gdbmem-snapshot-1", "pid": 7, "taken_at": taken_at, "label": label,
+        "location": location, "pc": pc, "exe": exe, "threads": [list(t) for t in threads],
+        "smaps_rollup": rollup, "smaps_bytes": 11}
     assert (smaps, end, head.endswith(b"\n")) == (b"smaps text\n", b"\n", True)
-    (again,) = read_records(record.to_framed())
+    (again,) = read_records(encoded(record))
     assert (again.label, again.location, again.exe, again.pc, again.threads) == (
         label, location, exe, pc, record.threads)
 

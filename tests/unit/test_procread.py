@@ -35,7 +35,7 @@ def test_a_kept_smaps_follows_exec_and_exit():
         _wait_for(lambda: procread.read_whole(child.pid, "syscall").startswith(_READ))
         before = procread.read_whole(child.pid, "smaps", keep_open=True)
         assert b"/sh" in before or b"dash" in before or b"bash" in before
-        assert f"/proc/{child.pid}/smaps" in procread._KEPT
+        assert f"/proc/{child.pid}/smaps" in procread.KEPT
         assert procread.read_whole(child.pid, "smaps", keep_open=True) == before  # it rests
         child.stdin.write(b"go\n")
         child.stdin.flush()
@@ -50,4 +50,4 @@ def test_a_kept_smaps_follows_exec_and_exit():
         child.wait()
     with pytest.raises(TargetError, match=f"process {child.pid} has exited"):
         procread.read_whole(child.pid, "smaps", keep_open=True)
-    assert f"/proc/{child.pid}/smaps" not in procread._KEPT
+    assert f"/proc/{child.pid}/smaps" not in procread.KEPT

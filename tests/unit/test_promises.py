@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.totals import process_summary, totals
 from gdbmem.errors import OutputError, ParseError, UsageError
-from gdbmem.journal import Journal, new_journal
 from gdbmem.model import Hole, Snapshot
 from gdbmem.proc import parse_smaps
 from gdbmem.render.checks import check_report
@@ -29,9 +28,11 @@ from gdbmem.render.growth import diff_report, trend_report
 from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
 from gdbmem.scan.dump import dump, extents_digest
 from gdbmem.scan.walk import Piece
-from gdbmem.session import Session
-from gdbmem.snapshots import Record, read_records
-from tests.helpers import ROOT, fixture
+from gdbmem.store.codec import read_records
+from gdbmem.store.journal import Journal, new_journal
+from gdbmem.store.record import Record
+from gdbmem.store.session import Session
+from tests.helpers import ROOT, fixture, older_saved_line
 
 SMAPS = fixture("layout.smaps")
 
@@ -192,7 +193,7 @@ def test_damage_inside_a_journal_is_still_an_error(tmp_path):
     ("label", '{"x": 1}', "label is not a string"),
 ])
 def test_records_with_impossible_numbers_are_refused(key, raw, why):
-    record = json.loads(Record(1, 5.0, b"").to_json())
+    record = json.loads(older_saved_line(Record(1, 5.0, b"")))
     record[key] = "@"
     line = json.dumps(record).replace('"@"', raw) + "\n"
     with pytest.raises(ParseError, match=why):
@@ -376,7 +377,7 @@ def test_a_session_gives_back_every_smaps_it_was_given(tmp_path_factory, edits):
     """Kept as blocks shared between records, most records' lists let go, and journalled as
     deltas: every record's smaps is still byte for byte what was read, in memory and from
     the journal."""
-    from gdbmem.snapshots import split_blocks
+    from gdbmem.store.delta import split_blocks
 
     directory = tmp_path_factory.mktemp("session")
     blocks = split_blocks(SMAPS)

@@ -1,7 +1,8 @@
 """The snapshots of one gdb session: numbered from 1, each kept as blocks shared with the one
-before (snapshots.py says how), and journalled as they are taken (journal.py), whatever the
-journal's fate. SESSION is this gdb's: memsnap takes and shows its snapshots, memcheck reads
-their trends, memtrace journals its calls beside them.
+before (record.py, delta.py say how), and journalled as they are taken (journal.py), whatever
+the journal's fate. gdb's session has one, made when the commands are registered
+(commands/state.py): memsnap takes and shows its snapshots, memcheck reads their trends,
+memtrace journals its calls beside them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from gdbmem.caches import SNAPSHOTS_CLEARED, stale
 from gdbmem.errors import OutputError, UsageError
-from gdbmem.journal import Journal, new_journal, prune
-from gdbmem.snapshots import KEYFRAME, SAME, Change, Record, clear_parsed, delta_of, split_blocks
+from gdbmem.store.codec import framed
+from gdbmem.store.delta import KEYFRAME, SAME
+from gdbmem.store.journal import Journal, new_journal, prune
+from gdbmem.store.record import Record
 from gdbmem.units import format_bytes
 
 
@@ -27,6 +31,7 @@ class Session:
         self._index: dict[bytes, int] | None = None  # the last record's blocks: where each is
         self._pruned_at = 0  # the journal's size when its directory was last pruned
         self._said_pruned = False
+        self.journal_serial = 0  # which journal this is: 1 for the first, 2 after a clear...
 
     def add(self, record: Record, directory: Callable[[], str],
             warn: Callable[[str], None] | None = None,
@@ -34,25 +39,24 @@ class Session:
         """Keep `record` and journal it; directory() says where a new journal goes, warn(line)
         hears why the journal stopped or what was pruned, and limit() bounds the bytes all
         journals there may take (the oldest go first)."""
-        change = self._share(record)
         previous = self.records[-1] if self.records else None
-        if previous is not None and record.blocks is not None:
-            record._after = (previous, change)
-            # The record before lets its list of blocks go (rebuilt from its own record
-            # before when looked at), but one in KEYFRAME keeps it: rebuilding never walks
-            # far. Its blocks live on in this record's list.
-            if previous._after is not None and (len(self.records) - 1) % KEYFRAME:
-                previous.blocks = None
+        change = record.follow(previous, self._indexed,
+                               keyframe=not (len(self.records) - 1) % KEYFRAME)
+        if change is not SAME:
+            self._index = None  # of the previous blocks: made again when first needed
         self.records.append(record)
-        self._journal(lambda new: record.framed(None if new else change), record.taken_at,
+        self._journal(lambda new: framed(record, None if new else change), record.taken_at,
                       directory, warn, limit)
         return len(self.records)
 
-    def add_lines(self, lines: tuple[bytes, ...], taken_at: float,
+    def add_lines(self, lines_for: Callable[[int], tuple[bytes, ...]], taken_at: float,
                   directory: Callable[[], str], warn: Callable[[str], None] | None = None,
                   limit: Callable[[], int] | None = None) -> None:
-        """Journal lines that are not snapshots (memtrace's events and frames)."""
-        self._journal(lambda new: lines, taken_at, directory, warn, limit)
+        """Journal lines that are not snapshots (memtrace's accounts, calls and names):
+        lines_for(serial) makes them for the journal numbered `serial` (the first is 1, a
+        new one after each clear), which may be new to the one that writes them."""
+        self._journal(lambda new: lines_for(self.journal_serial), taken_at, directory, warn,
+                      limit)
 
     def _journal(self, parts: Callable[[bool], tuple[bytes, ...]], taken_at: float,
                  directory: Callable[[], str], warn: Callable[[str], None] | None,
@@ -66,6 +70,7 @@ class Session:
             if self.journal is None:
                 self.journal = new_journal(directory(),
                                            f"snapshots-{os.getpid()}-{int(taken_at)}")
+                self.journal_serial += 1
             self.journal.write(parts(new))
             if limit is not None:
                 self._bound(limit(), warn)
@@ -77,29 +82,6 @@ class Session:
             if warn is not None:
                 warn(f"the journal stopped ({exc}); snapshots are kept in memory: "
                      "`memsnap save FILE` writes them")
-
-    def _share(self, record: Record) -> Change:
-        """Keep the record's smaps as blocks shared with the previous record's where they are
-        equal, and say how it differs from that one."""
-        previous = self.records[-1] if self.records else None
-        data = record._smaps
-        if data is None:  # loaded as blocks already
-            if previous is None or record.blocks is None:
-                self._index = None
-                return None
-            data = record.smaps
-        if previous is not None and previous.same_smaps(data):
-            # Nothing changed since the last snapshot (~1 us a small process): keep one copy.
-            record._smaps, record.blocks = previous._smaps, previous.blocks
-            return SAME
-        if previous is None:
-            record.keep_as(split_blocks(data))
-            self._index = None
-            return None
-        blocks, delta = delta_of(data, previous.smaps_blocks(), self._indexed)
-        record.keep_as(blocks)
-        self._index = None  # of the previous blocks: made again when first needed
-        return delta
 
     def _indexed(self, base: list[bytes]) -> dict[bytes, int]:
         """Where each of the previous record's blocks is (made once per record, and only
@@ -139,14 +121,10 @@ class Session:
 
     def clear(self) -> None:
         self.records = []
-        clear_parsed()
+        stale(SNAPSHOTS_CLEARED)
         self._index = None
         self.journal_stopped = ""
         self._pruned_at = 0
         if self.journal is not None:
             self.journal.close()
             self.journal = None  # the next snapshot starts a new journal
-
-
-# The snapshots of this gdb session: memsnap takes and shows them, memcheck reads their trends.
-SESSION = Session()

@@ -1,5 +1,5 @@
 """Journals on disk: the files a session's snapshots are appended to as they are taken, so
-a crash of gdb loses none (snapshots.py says what a record is and how it is written).
+a crash of gdb loses none (record.py says what a record is, codec.py how it is written).
 
 A journal is a new file, created exclusively (0600, never through a symlink, never one that
 was there before), in a directory made 0700 if missing; together the journals there are kept
@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Protocol
 
 from gdbmem.errors import OutputError
 from gdbmem.safefile import create_exclusive, own_files
-
-
-class Framed(Protocol):
-    """What a journal needs of a record (snapshots.Record): its bytes, as a change says."""
-
-    def framed(self, change: Any = None) -> tuple[bytes, ...]: ...
+from gdbmem.store.codec import framed
+from gdbmem.store.delta import Change
+from gdbmem.store.record import Record
 
 
 def new_journal(directory: str, stem: str) -> Journal:
@@ -47,8 +43,8 @@ class Journal:
         self.fd = create_exclusive(path)
         self.size = 0
 
-    def append(self, record: Framed, change: Any = None) -> None:
-        self.write(record.framed(change))
+    def append(self, record: Record, change: Change = None) -> None:
+        self.write(framed(record, change))
 
     def write(self, parts: tuple[bytes, ...]) -> None:
         """Lines already made (memtrace's events), in one writev."""

@@ -20,7 +20,8 @@ from gdbmem.errors import ParseError
 from gdbmem.kinds import SHARED_OBJECT_RE, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.proc import parse_maps, parse_smaps
-from gdbmem.snapshots import Record, read_records
+from gdbmem.store.codec import read_records
+from gdbmem.store.record import Record
 
 _PMAP_LINE = re.compile(r"([0-9a-f]{8,16}) +(\d+) +(\d+|-) +(\d+|-) ([r-][w-][x-][s-]-) (.*)")
 

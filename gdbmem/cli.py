@@ -41,6 +41,7 @@ from collections.abc import Sequence
 
 from gdbmem import procread
 from gdbmem.analysis.checks import DEFAULTS
+from gdbmem.analysis.growth import LEAK_MIN_GROWTH_KB
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
 from gdbmem.model import Hole
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     _formats(p)
     p = sub.add_parser("trend", help="trends and verdicts over captures")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--min-growth", type=int, default=64, metavar="KB")
+    p.add_argument("--min-growth", type=int, default=LEAK_MIN_GROWTH_KB, metavar="KB")
     p.add_argument("--pid", type=int, metavar="N",
                    help="the snapshots of process N (when they are of several)")
     p.add_argument("--json", action="store_true")
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="suspicious patterns in a capture, and growth over its "
                        "samples")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--min-growth", type=int, default=64, metavar="KB")
+    p.add_argument("--min-growth", type=int, default=LEAK_MIN_GROWTH_KB, metavar="KB")
     p.add_argument("--json", action="store_true")
     _formats(p)
     p = sub.add_parser("trace", help="memtrace's call sites, from saved snapshots or a journal")
@@ -116,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("-o", dest="output", required=True, metavar="FILE.html")
     p.add_argument("--force", action="store_true", help="replace FILE.html if it exists")
-    p.add_argument("--min-growth", type=int, default=64, metavar="KB")
+    p.add_argument("--min-growth", type=int, default=LEAK_MIN_GROWTH_KB, metavar="KB")
     p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
     p.add_argument("file", metavar="FILE")
     p = sub.add_parser("capture", help="sample a live process's memory")

@@ -23,6 +23,9 @@ from typing import NamedTuple
 from gdbmem.kinds import HEAP_MAX_SIZE
 from gdbmem.model import Region, Snapshot
 
+# The smallest growth, in kB, a trend counts (smaller is noise): `set gdbmem leak-min-growth`.
+LEAK_MIN_GROWTH_KB = 64
+
 
 def region_key(region: Region) -> str:
     kind = region.kind
@@ -162,7 +165,7 @@ def _fit(ys: Sequence[float]) -> tuple[float, float]:
     return slope * (len(ys) - 1), (explained / total if total else 0.0)
 
 
-def verdict(series: Sequence[int], min_growth_kb: int = 64) -> str:
+def verdict(series: Sequence[int], min_growth_kb: int = LEAK_MIN_GROWTH_KB) -> str:
     """The verdict on one series of RSS figures, over its second half:
 
     leak       it rises steadily (a line explains most of it, R² >= 0.6) and the last third
@@ -188,7 +191,8 @@ def verdict(series: Sequence[int], min_growth_kb: int = 64) -> str:
     return "leak" if r2 >= 0.6 else "growing"
 
 
-def trends(snapshots: Sequence[Snapshot], min_growth_kb: int = 64) -> list[Trend]:
+def trends(snapshots: Sequence[Snapshot],
+           min_growth_kb: int = LEAK_MIN_GROWTH_KB) -> list[Trend]:
     """Each key's RSS series and verdict, largest growth first."""
     usages = [usage_by_key(s) for s in snapshots]
     keys: dict[str, str] = {}
@@ -212,7 +216,7 @@ def process_series(snapshots: Sequence[Snapshot]) -> list[int]:
 
 
 def process_verdict(snapshots: Sequence[Snapshot], region_trends: Sequence[Trend],
-                    min_growth_kb: int = 64) -> str:
+                    min_growth_kb: int = LEAK_MIN_GROWTH_KB) -> str:
     """leak when any region leaks; otherwise the verdict of the process's total RSS."""
     if any(t.verdict == "leak" for t in region_trends):
         return "leak"

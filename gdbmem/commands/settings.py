@@ -1,17 +1,160 @@
-"""`set gdbmem ...` / `show gdbmem ...`: gdbmem's settings as gdb Parameters."""
+"""`set gdbmem ...` / `show gdbmem ...`: gdbmem's settings, declared as data.
+
+One table (SETTINGS) says each setting's name, type, default, allowed range and help; one
+Parameter class makes every `gdb.Parameter` of it. Each default is named once, in the pure
+layer that uses it (analysis.growth, analysis.checks, store.journal, render). A value out of
+range gets one line and the setting keeps its value. `show gdbmem` lists them all.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.checks import DEFAULTS, Thresholds
+from gdbmem.analysis.growth import LEAK_MIN_GROWTH_KB
 from gdbmem.errors import UsageError
 from gdbmem.render.color import DEFAULT_STYLE, Palette, styles
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
-from gdbmem.store.journal import default_directory
+from gdbmem.store.journal import JOURNAL_MAX_SIZE, default_directory
 from gdbmem.units import format_bytes, parse_size
+
+# gdb's kinds of parameter, by what the table calls them.
+_KINDS = {"auto-boolean": gdb.PARAM_AUTO_BOOLEAN, "boolean": gdb.PARAM_BOOLEAN,
+          "enum": gdb.PARAM_ENUM, "string": gdb.PARAM_STRING, "size": gdb.PARAM_STRING,
+          "number": gdb.PARAM_ZUINTEGER}
+
+
+class Setting(NamedTuple):
+    name: str  # set gdbmem NAME
+    kind: str  # a key of _KINDS
+    default: Any
+    summary: str  # what it is, for `help set gdbmem NAME` and its set/show lines
+    help: str  # the rest of its help
+    show: str  # `show gdbmem NAME`'s sentence, {} the value
+    choices: Callable[[], Sequence[str]] | None = None  # an enum's values
+    low: int | None = None  # the range of a number or a size (bytes)
+    high: int | None = None
+    maintenance: bool = False
+
+
+def _directory_shown(value: str) -> str:
+    return os.path.expanduser(value) if value else default_directory()
+
+
+SETTINGS = (
+    Setting("colour", "auto-boolean", None, "whether gdbmem colours its output",
+            "auto (the default) colours only output written to a terminal while gdb's `set "
+            "style enabled` is on;\noutput captured by scripts, `pipe`, logs or "
+            "`gdb.execute(..., to_string=True)` stays plain.\non colours whenever `set style "
+            "enabled` is on; off never colours.\nUsage: set gdbmem colour on|off|auto",
+            "gdbmem colours its output: {}."),
+    Setting("style", "enum", DEFAULT_STYLE, "the pygments style of gdbmem's colours",
+            "Any installed pygments style (tab completes them); the default reads well on dark "
+            "and on light\nterminals. With COLORTERM=truecolor colours are exact, with a "
+            "256-colour TERM close, else the\nterminal's own 16 colours.\n"
+            "Usage: set gdbmem style NAME",
+            "gdbmem's colours come from the pygments style {}.", styles),
+    Setting("table-format", "enum", DEFAULT_FORMAT,
+            "the format of gdbmem's tables, when a command's --format does not say",
+            "Any of tabulate's formats (tab completes them): simple (the default), github or "
+            "pipe to paste\ninto an issue tracker, html, latex, tsv, grid, rst, ...\n"
+            "Usage: set gdbmem table-format FORMAT",
+            "gdbmem's tables are written in tabulate's {} format.", lambda: list(FORMATS)),
+    Setting("debug", "boolean", False,
+            "whether an internal error of gdbmem prints its Python traceback",
+            "Off by default: a failing command, breakpoint or function prints one line. Turn it "
+            "on to report a bug.\nUsage: set gdbmem debug on|off", "gdbmem tracebacks: {}.",
+            maintenance=True),
+    Setting("snapshot-dir", "string", "",
+            "where memsnap appends each session's snapshots as they are taken (a journal)",
+            "Empty (the default) means $XDG_STATE_HOME/gdbmem, or ~/.local/state/gdbmem.\n"
+            "Usage: set gdbmem snapshot-dir DIR", "memsnap journals go to {}."),
+    Setting("journal-max-size", "size", JOURNAL_MAX_SIZE,
+            "how much disk memsnap's journals may take together in the snapshot directory",
+            "When they take more, the oldest journals are removed first (never the one being "
+            "written),\nand memsnap says so once. Sizes like 500M or 2G, from 1M to 1P.\n"
+            "Usage: set gdbmem journal-max-size SIZE",
+            "memsnap's journals take at most {} together.", low=1 << 20, high=1 << 50),
+    Setting("leak-min-growth", "number", LEAK_MIN_GROWTH_KB,
+            "the smallest growth, in kB, that memsnap trend counts (smaller is noise)",
+            "A region's rise over the second half of the snapshots must exceed this (or 2% of "
+            "its peak,\nif larger) to be a leak or growing.\nUsage: set gdbmem leak-min-growth "
+            "KB", "memsnap trend counts growth from {} kB.", low=0, high=1 << 40),
+    Setting("check-anon-rss", "number", DEFAULTS.anon_rss_kb,
+            "memcheck: kB resident in one anonymous region that is large",
+            "See `help memcheck`.\nUsage: set gdbmem check-anon-rss KB",
+            "kB resident in one anonymous region that is large: {}.", low=0, high=1 << 40),
+    Setting("check-anon-regions", "number", DEFAULTS.anon_regions,
+            "memcheck: anonymous regions that make memory fragmented",
+            "See `help memcheck`.\nUsage: set gdbmem check-anon-regions N",
+            "anonymous regions that make memory fragmented: {}.", low=1, high=1 << 30),
+    Setting("check-large-region", "number", DEFAULTS.large_region_kb,
+            "memcheck: kB resident that make a region large",
+            "See `help memcheck`.\nUsage: set gdbmem check-large-region KB",
+            "kB resident that make a region large: {}.", low=0, high=1 << 40),
+    Setting("check-dirty-share", "number", round(DEFAULTS.dirty_share * 100),
+            "memcheck: percent of a large region Private_Dirty that is suspicious",
+            "A percentage, 0 to 100. See `help memcheck`.\n"
+            "Usage: set gdbmem check-dirty-share PERCENT",
+            "percent of a large region Private_Dirty that is suspicious: {}.", low=0, high=100),
+    Setting("check-swap-share", "number", round(DEFAULTS.swap_share * 100),
+            "memcheck: percent in swap that is suspicious",
+            "A percentage, 0 to 100. See `help memcheck`.\n"
+            "Usage: set gdbmem check-swap-share PERCENT",
+            "percent in swap that is suspicious: {}.", low=0, high=100),
+)
+
+
+class Parameter(gdb.Parameter):
+    """One row of SETTINGS as a gdb parameter. A size keeps its bytes beside its text; a
+    value out of range is refused in one line, the setting keeping its value."""
+
+    def __init__(self, setting: Setting):
+        self.setting = setting
+        self.__doc__ = f"{setting.summary[0].upper()}{setting.summary[1:]}.\n\n{setting.help}"
+        self.set_doc = f"Set {setting.summary}."
+        self.show_doc = f"Show {setting.summary}."
+        command = gdb.COMMAND_MAINTENANCE if setting.maintenance else gdb.COMMAND_DATA
+        if setting.kind == "enum":
+            super().__init__(f"gdbmem {setting.name}", command, _KINDS["enum"],
+                             list(setting.choices()))  # type: ignore[misc]
+        else:
+            super().__init__(f"gdbmem {setting.name}", command, _KINDS[setting.kind])
+        self.value = setting.default
+        self.kept = setting.default  # the last good value
+        self.bytes = parse_size(setting.default) if setting.kind == "size" else 0
+
+    def get_set_string(self) -> str:
+        setting = self.setting
+        try:
+            if setting.kind == "size":
+                size = parse_size(str(self.value))
+                self._check_range(size, format_bytes)
+                self.bytes = size
+            elif setting.kind == "number":
+                self._check_range(int(self.value), str)
+        except UsageError as exc:
+            self.value = self.kept
+            raise gdb.GdbError(f"{setting.name}: {exc}") from None
+        self.kept = self.value
+        return ""
+
+    def _check_range(self, value: int, shown: Callable[[int], str]) -> None:
+        low, high = self.setting.low, self.setting.high
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise UsageError(f"{shown(value)} is out of range: from {shown(low or 0)} to "
+                             f"{shown(high or 0)}")
+
+    def get_show_string(self, svalue: str) -> str:
+        if self.setting.kind == "size":
+            svalue = format_bytes(self.bytes)
+        elif self.setting.name == "snapshot-dir":
+            svalue = _directory_shown(str(self.value or ""))
+        return self.setting.show.format(svalue)
 
 
 class _Prefix(gdb.Command):
@@ -20,220 +163,59 @@ class _Prefix(gdb.Command):
         super().__init__(name, gdb.COMMAND_DATA, gdb.COMPLETE_NONE, True)
 
 
-class ColourParameter(gdb.Parameter):
-    """Whether gdbmem colours its tables.
+class _ShowAll(_Prefix):
+    """`show gdbmem`: every setting, one line each."""
 
-auto (the default) colours only output typed at a terminal while gdb's `set style enabled`
-is on; output captured by scripts, pipes or `gdb.execute(..., to_string=True)` stays plain.
-on colours whenever `set style enabled` is on; off never colours.
-Usage: set gdbmem colour on|off|auto"""
-
-    set_doc = "Set whether gdbmem colours its output."
-    show_doc = "Show whether gdbmem colours its output."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem colour", gdb.COMMAND_DATA, gdb.PARAM_AUTO_BOOLEAN)
-        self.value = None
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"gdbmem colours its output: {svalue}."
+    def invoke(self, argument: str, from_tty: bool) -> None:
+        if argument.strip():
+            raise gdb.GdbError(f"show gdbmem: no setting {argument.strip()!r}: "
+                               f"choose from {', '.join(s.name for s in SETTINGS)}")
+        for setting in SETTINGS:
+            text = gdb.execute(f"show gdbmem {setting.name}", to_string=True)
+            gdb.write(f"{setting.name}: {text}")
 
 
-class StyleParameter(gdb.Parameter):
-    """Which pygments style gdbmem's colours come from.
-
-Any installed pygments style (tab completes them); the default reads well on dark and on
-light terminals. Colours show only at a terminal while `set style enabled` is on; with
-COLORTERM=truecolor they are exact, with a 256-colour TERM close, else the terminal's own
-16 colours (which follow its theme, whatever the style).
-Usage: set gdbmem style NAME"""
-
-    set_doc = "Set the pygments style of gdbmem's colours."
-    show_doc = "Show the pygments style of gdbmem's colours."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem style", gdb.COMMAND_DATA, gdb.PARAM_ENUM, styles())
-        self.value = DEFAULT_STYLE
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"gdbmem's colours come from the pygments style {svalue}."
-
-
-class TableFormatParameter(gdb.Parameter):
-    """The format of gdbmem's tables, when a command's --format does not say.
-
-Any of tabulate's formats (tab completes them): simple (the default), github or pipe to
-paste into an issue tracker, html, latex, tsv, grid, rst, ...
-Usage: set gdbmem table-format FORMAT"""
-
-    set_doc = "Set the format of gdbmem's tables."
-    show_doc = "Show the format of gdbmem's tables."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem table-format", gdb.COMMAND_DATA, gdb.PARAM_ENUM, list(FORMATS))
-        self.value = DEFAULT_FORMAT
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"gdbmem's tables are written in tabulate's {svalue} format."
-
-
-class DebugParameter(gdb.Parameter):
-    """Whether an internal error in a gdbmem command prints its Python traceback.
-
-Off by default: a failing command prints one line. Turn it on to report a bug.
-Usage: set gdbmem debug on|off"""
-
-    set_doc = "Set whether gdbmem shows tracebacks of its internal errors."
-    show_doc = "Show whether gdbmem shows tracebacks of its internal errors."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem debug", gdb.COMMAND_MAINTENANCE, gdb.PARAM_BOOLEAN)
-        self.value = False
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"gdbmem tracebacks: {svalue}."
-
-
-class SnapshotDirParameter(gdb.Parameter):
-    """Where memsnap appends each session's snapshots as they are taken (a journal).
-
-Empty (the default) means $XDG_STATE_HOME/gdbmem, or ~/.local/state/gdbmem.
-Usage: set gdbmem snapshot-dir DIR"""
-
-    set_doc = "Set where memsnap keeps its journal of snapshots."
-    show_doc = "Show where memsnap keeps its journal of snapshots."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem snapshot-dir", gdb.COMMAND_DATA, gdb.PARAM_STRING)
-        self.value = ""
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"memsnap journals go to {snapshot_directory()}."
-
-
-class JournalMaxSizeParameter(gdb.Parameter):
-    """How much disk memsnap's journals may take together in the snapshot directory.
-
-When they take more, the oldest journals are removed first (never the one being written),
-and memsnap says so once. Sizes like 500M or 2G; the default is 1G.
-Usage: set gdbmem journal-max-size SIZE"""
-
-    set_doc = "Set how much disk memsnap's journals may take together."
-    show_doc = "Show how much disk memsnap's journals may take together."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem journal-max-size", gdb.COMMAND_DATA, gdb.PARAM_STRING)
-        self.value = JOURNAL_MAX_SIZE
-        self.bytes = parse_size(JOURNAL_MAX_SIZE)
-
-    def get_set_string(self) -> str:
-        try:
-            self.bytes = parse_size(str(self.value))
-        except UsageError as exc:
-            self.value = format_bytes(self.bytes)
-            raise gdb.GdbError(f"journal-max-size: {exc}") from None
-        return ""
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"memsnap's journals take at most {format_bytes(self.bytes)} together."
-
-
-class LeakMinGrowthParameter(gdb.Parameter):
-    """The smallest growth, in kB, that memsnap trend counts (smaller is noise).
-
-A region's rise over the second half of the snapshots must exceed this (or 2% of its
-peak, if larger) to be a leak or growing. Default 64.
-Usage: set gdbmem leak-min-growth KB"""
-
-    set_doc = "Set the smallest growth (kB) that memsnap trend counts."
-    show_doc = "Show the smallest growth (kB) that memsnap trend counts."
-
-    def __init__(self) -> None:
-        super().__init__("gdbmem leak-min-growth", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
-        self.value = 64
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"memsnap trend counts growth from {svalue} kB."
-
-
-class _Threshold(gdb.Parameter):
-    """A memcheck threshold (see `help memcheck`)."""
-
-    def __init__(self, name: str, default: int, what: str):
-        self.name = name
-        self.__doc__ = f"{what}.\nUsage: set gdbmem {name} N (default {default})"
-        self.set_doc = f"Set memcheck's threshold: {what}."
-        self.show_doc = f"Show memcheck's threshold: {what}."
-        self.what = what
-        super().__init__(f"gdbmem {name}", gdb.COMMAND_DATA, gdb.PARAM_ZUINTEGER)
-        self.value = default
-
-    def get_show_string(self, svalue: str) -> str:
-        return f"{self.what}: {svalue}."
-
-
-# memcheck's thresholds, as data: name, default (from analysis.checks), what it is.
-THRESHOLDS = (
-    ("check-anon-rss", DEFAULTS.anon_rss_kb, "kB resident in one anonymous region that is large"),
-    ("check-anon-regions", DEFAULTS.anon_regions, "anonymous regions that make memory fragmented"),
-    ("check-large-region", DEFAULTS.large_region_kb, "kB resident that make a region large"),
-    ("check-dirty-share", round(DEFAULTS.dirty_share * 100),
-     "percent of a large region Private_Dirty that is suspicious"),
-    ("check-swap-share", round(DEFAULTS.swap_share * 100), "percent in swap that is suspicious"),
-)
-_thresholds: list[_Threshold] = []
-
-_colour: ColourParameter | None = None
-_debug: DebugParameter | None = None
-_snapshot_dir: SnapshotDirParameter | None = None
-_leak_min_growth: LeakMinGrowthParameter | None = None
-_journal_max_size: JournalMaxSizeParameter | None = None
-_style: StyleParameter | None = None
-_table_format: TableFormatParameter | None = None
-_palettes: dict[tuple[str, str], Palette] = {}
-JOURNAL_MAX_SIZE = "1G"
+_params: dict[str, Parameter] = {}
+_palettes: dict[tuple[str, str], Palette] = {}  # by style and colour depth: never stale
 
 
 def register() -> None:
-    global _colour, _debug, _snapshot_dir, _leak_min_growth, _journal_max_size, _style
-    global _table_format
-    _Prefix("set gdbmem", "Set gdbmem's settings.")
-    _Prefix("show gdbmem", "Show gdbmem's settings.")
-    _colour = ColourParameter()
-    _debug = DebugParameter()
-    _snapshot_dir = SnapshotDirParameter()
-    _leak_min_growth = LeakMinGrowthParameter()
-    _journal_max_size = JournalMaxSizeParameter()
-    _style = StyleParameter()
-    _table_format = TableFormatParameter()
-    _thresholds[:] = [_Threshold(*spec) for spec in THRESHOLDS]
+    _Prefix("set gdbmem", "Set gdbmem's settings (`show gdbmem` lists them).")
+    _ShowAll("show gdbmem", "Show gdbmem's settings: `show gdbmem` lists them all.")
+    for setting in SETTINGS:
+        _params[setting.name] = Parameter(setting)
+
+
+def value(name: str) -> Any:
+    """A setting's value (its default before the commands are registered, as in tests)."""
+    parameter = _params.get(name)
+    if parameter is not None:
+        return parameter.value
+    return next(s.default for s in SETTINGS if s.name == name)
 
 
 def snapshot_directory() -> str:
-    value = _snapshot_dir.value if _snapshot_dir is not None else ""
-    return os.path.expanduser(value) if value else default_directory()
+    return _directory_shown(str(value("snapshot-dir") or ""))
 
 
 def journal_max_bytes() -> int:
-    return (_journal_max_size.bytes if _journal_max_size is not None
-            else parse_size(JOURNAL_MAX_SIZE))
+    parameter = _params.get("journal-max-size")
+    return parameter.bytes if parameter is not None else parse_size(JOURNAL_MAX_SIZE)
 
 
 def check_thresholds() -> Thresholds:
-    values = {name: default for name, default, _ in THRESHOLDS}
-    values.update((p.name, int(p.value)) for p in _thresholds)
-    return Thresholds(values["check-anon-rss"], values["check-anon-regions"],
-                      values["check-large-region"], values["check-dirty-share"] / 100,
-                      values["check-swap-share"] / 100)
+    return Thresholds(int(value("check-anon-rss")), int(value("check-anon-regions")),
+                      int(value("check-large-region")), int(value("check-dirty-share")) / 100,
+                      int(value("check-swap-share")) / 100)
 
 
 def leak_min_growth_kb() -> int:
-    return int(_leak_min_growth.value) if _leak_min_growth is not None else 64
+    return int(value("leak-min-growth"))
 
 
 def colour_wanted(from_tty: bool) -> bool:
     """Colour follows `set gdbmem colour` and gdb's `set style enabled`; auto needs a terminal."""
-    setting = _colour.value if _colour is not None else None
+    setting = value("colour")
     if setting is False:
         return False
     try:
@@ -256,11 +238,10 @@ def colour_depth() -> str:
 def text_style(from_tty: bool, table_format: str | None = None) -> TextStyle:
     """How a command writes its report: the table format it asked for (or the setting's),
     and colours when colour_wanted()."""
-    fmt = table_format or (_table_format.value if _table_format is not None
-                           else DEFAULT_FORMAT)
+    fmt = table_format or str(value("table-format"))
     if not colour_wanted(from_tty):
         return TextStyle(fmt, None)
-    key = (_style.value if _style is not None else DEFAULT_STYLE, colour_depth())
+    key = (str(value("style")), colour_depth())
     palette = _palettes.get(key)
     if palette is None:
         palette = _palettes[key] = Palette(*key)
@@ -268,4 +249,4 @@ def text_style(from_tty: bool, table_format: str | None = None) -> TextStyle:
 
 
 def debug_enabled() -> bool:
-    return bool(_debug is not None and _debug.value)
+    return bool(value("debug"))

@@ -61,6 +61,7 @@ class Journal:
         os.close(self.fd)
 
 
+JOURNAL_MAX_SIZE = "1G"  # how much the journals take together: `set gdbmem journal-max-size`
 JOURNAL_NAME = re.compile(r"snapshots-\d+-\d+(-\d+)?\.jsonl\Z")
 
 

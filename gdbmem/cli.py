@@ -45,10 +45,11 @@ from gdbmem.analysis.growth import LEAK_MIN_GROWTH_KB
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
 from gdbmem.model import Hole
+from gdbmem.options import count, usage_message
 from gdbmem.render.checks import check_report
 from gdbmem.render.color import Palette
 from gdbmem.render.growth import diff_report, trend_report
-from gdbmem.render.maps import map_report
+from gdbmem.render.maps import MapOptions, map_report
 from gdbmem.render.report import html_report
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
 from gdbmem.render.trace import accounts_report, sites_report
@@ -64,7 +65,7 @@ from gdbmem.trace.fold import sites, sites_within
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        raise UsageError(f"{usage_message(message)} (see `{self.prog} --help`)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--kind", metavar="K[,K]")
     p.add_argument("--sort", choices=SORT_KEYS)
-    p.add_argument("--top", type=int)
+    p.add_argument("--top", type=count("regions (or groups)"))
     p.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
     p.add_argument("--group", action="store_true",
                    help="one row per mapping name (per kind for unnamed memory), its regions "
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     _formats(p)
     p = sub.add_parser("trace", help="memtrace's call sites, from saved snapshots or a journal")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--top", type=int, metavar="N")
+    p.add_argument("--top", type=count("sites"), metavar="N")
     p.add_argument("--account", type=int, metavar="N",
                    help="the sites of account N (one per address space traced; --list)")
     p.add_argument("--list", action="store_true", help="the accounts, one per address space")
@@ -123,7 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("capture", help="sample a live process's memory")
     p.add_argument("pid", type=int)
     p.add_argument("--every", default="5s", metavar="INTERVAL", help="5s, 500ms, 2m")
-    p.add_argument("--count", type=int, default=10, metavar="N")
+    p.add_argument("--count", type=count("samples"), default=10, metavar="N")
     p.add_argument("--out", required=True, metavar="DIR")
     return parser
 
@@ -168,8 +169,8 @@ def _map(args: argparse.Namespace) -> str:
     snapshot = _snapshots([args.file])[-1]
     selection = Selection(kinds=parse_kinds(args.kind) if args.kind else None)
     layout = "json" if args.json else "pmap-x" if args.extended else "table"
-    return map_report(snapshot, selection, args.sort, args.top, layout, args.group,
-                      not args.kb, _style(args), cmdline=lambda: args.file)
+    options = MapOptions(selection, args.sort, args.top, layout, args.group, not args.kb)
+    return map_report(snapshot, options, _style(args), cmdline=lambda: args.file)
 
 
 def _diff(args: argparse.Namespace) -> str:
@@ -205,8 +206,6 @@ def _trace(args: argparse.Namespace) -> str:
                 read_records(fh.read(), path, _warn, accounts)
         except OSError as exc:
             raise GdbmemError(f"cannot read {path}: {exc.strerror}") from None
-    if args.top is not None and args.top < 1:
-        raise UsageError("--top takes a number of sites, 1 or more")
     if args.list:
         return accounts_report(accounts.items, args.json, _style(args))
     try:
@@ -324,8 +323,6 @@ def _sample(pid: int) -> bytes | None:
 def _capture(args: argparse.Namespace) -> str:
     """The shell loop around pmap, done right: every field, a record per sample, appended."""
     interval = parse_interval(args.every)
-    if args.count < 1:
-        raise UsageError("--count takes a number of samples, 1 or more")
     if args.pid < 1 or not os.path.isdir(f"/proc/{args.pid}"):
         raise TargetError(f"no process {args.pid}")
     try:

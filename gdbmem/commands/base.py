@@ -13,6 +13,7 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.commands.settings import debug_enabled
 from gdbmem.errors import GdbmemError, UsageError
+from gdbmem.options import usage_message
 
 
 def write(text: str, stream: int | None = None) -> None:
@@ -41,7 +42,7 @@ class ArgumentParser(argparse.ArgumentParser):
                              prog, width=88, max_help_position=30))
 
     def error(self, message: str) -> Any:
-        raise UsageError(f"{message} (see `help {self.prog}`)")
+        raise UsageError(f"{usage_message(message)} (see `help {self.prog}`)")
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:
         if message:

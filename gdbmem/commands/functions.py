@@ -6,7 +6,7 @@ from __future__ import annotations
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.lookup import find_region
-from gdbmem.errors import GdbmemError
+from gdbmem.commands.base import report_failure
 from gdbmem.target import current
 from gdbmem.target.symbols import value_address
 
@@ -17,10 +17,8 @@ def _region_of(name: str, values: tuple):
     try:
         address = value_address(values[0], "its argument")
         region = find_region(current().maps(), address)
-    except GdbmemError as exc:
-        raise gdb.GdbError(f"${name}: {exc}") from None
-    except gdb.error as exc:
-        raise gdb.GdbError(f"${name}: {exc}") from None
+    except (Exception, KeyboardInterrupt) as exc:  # one line, as every command's
+        raise gdb.GdbError(report_failure(f"${name}", exc)) from None
     if region is None:
         raise gdb.GdbError(f"${name}: {address:#x} is not mapped")
     return region

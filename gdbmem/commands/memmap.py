@@ -18,7 +18,8 @@ from gdbmem.commands.base import (
 from gdbmem.commands.settings import text_style
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.model import DELETED_SUFFIX, KINDS
-from gdbmem.render.maps import map_report
+from gdbmem.options import count
+from gdbmem.render.maps import MapOptions, map_report
 from gdbmem.render.table import FORMATS
 from gdbmem.target import current
 from gdbmem.target.symbols import evaluate_address
@@ -57,7 +58,8 @@ parser.add_argument("--range", metavar="LO,HI",
                     help="keep regions overlapping [LO, HI) (gdb expressions)")
 parser.add_argument("--sort", choices=SORT_KEYS, metavar="KEY",
                     help="order by addr (default) or, largest first, rss|pss|size|dirty|swap")
-parser.add_argument("--top", type=int, metavar="N", help="show only the first N after sorting")
+parser.add_argument("--top", type=count("regions (or groups)"), metavar="N",
+                    help="show only the first N after sorting")
 parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
 parser.add_argument("--group", action="store_true",
                     help="one row per mapping name (per kind for unnamed memory), its regions "
@@ -105,8 +107,9 @@ class MemmapCommand(Command):
         selection = _selection(args)
         target = current()
         layout = _layout(args)
-        text = map_report(target.snapshot(), selection, args.sort, args.top, layout, args.group,
-                          not args.kb, text_style(from_tty, args.format), target.cmdline)
+        options = MapOptions(selection, args.sort, args.top, layout, args.group, not args.kb)
+        text = map_report(target.snapshot(), options, text_style(from_tty, args.format),
+                          target.cmdline)
         if layout != "json":  # said first, and never inside JSON
             for line in (target.which, target.note()):
                 if line:

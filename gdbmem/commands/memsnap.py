@@ -29,6 +29,7 @@ from gdbmem.commands.settings import (
 from gdbmem.commands.state import state
 from gdbmem.errors import OutputError, ParseError, UsageError
 from gdbmem.model import Region
+from gdbmem.options import count
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.render.report import html_report
 from gdbmem.safefile import SafeFile
@@ -198,13 +199,11 @@ class OnCommand(Command):
         "Set a breakpoint that takes a snapshot at each hit and lets the program go on.",
         "Examples:\n  memsnap on process_request --every 10\n  memsnap on leaks.c:42 --stop")
     parser.add_argument("location", help="where, as for `break`")
-    parser.add_argument("--every", type=int, default=1, metavar="N",
+    parser.add_argument("--every", type=count("hits"), default=1, metavar="N",
                         help="a snapshot at every Nth hit only")
     parser.add_argument("--stop", action="store_true", help="stop at those hits too")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if args.every < 1:
-            raise UsageError("--every takes a number of hits, 1 or more")
         try:
             breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop)
         except gdb.error as exc:

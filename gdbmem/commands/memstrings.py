@@ -12,6 +12,7 @@ from gdbmem.commands.base import ArgumentParser, Command, write
 from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
 from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
+from gdbmem.options import count
 from gdbmem.render.dump import strings_report
 from gdbmem.render.table import PLAIN
 from gdbmem.safefile import SafeFile, check_new
@@ -43,7 +44,7 @@ parser.add_argument("-n", dest="minimum", type=int, default=10, metavar="MIN",
 parser.add_argument("-e", dest="encoding", choices=ENCODINGS, default="ascii",
                     metavar="ENCODING", help="ascii (default), utf16le (like strings -e l), all")
 parser.add_argument("--grep", metavar="REGEX", help="only strings that match REGEX")
-parser.add_argument("--limit", type=int, metavar="N", help="stop after N strings")
+parser.add_argument("--limit", type=count("strings"), metavar="N", help="stop after N strings")
 parser.add_argument("-o", dest="output", metavar="FILE", help="write the lines to FILE")
 parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
 parser.add_argument("--all-pages", action="store_true",
@@ -62,8 +63,6 @@ class MemstringsCommand(Command):
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if not 1 <= args.minimum <= _LONGEST_MINIMUM:
             raise UsageError(f"-n takes a length from 1 to {_LONGEST_MINIMUM}")
-        if args.limit is not None and args.limit < 1:
-            raise UsageError("--limit takes a number of strings, 1 or more")
         try:
             wanted = re.compile(args.grep) if args.grep is not None else None
         except re.error as exc:

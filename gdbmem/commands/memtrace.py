@@ -26,6 +26,7 @@ from gdbmem.commands.base import (
 from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
+from gdbmem.options import count
 from gdbmem.render.trace import accounts_report, site_stacks, sites_report
 from gdbmem.store.session import Session
 from gdbmem.target import current
@@ -214,7 +215,7 @@ Examples:
   memtrace stack 1
   memtrace list
   memtrace --account 1""")
-parser.add_argument("--top", type=int, metavar="N", help="the first N sites")
+parser.add_argument("--top", type=count("sites"), metavar="N", help="the first N sites")
 parser.add_argument("--region", metavar="TARGET",
                     help="only what is held inside this region (a name, or an address)")
 parser.add_argument("--account", type=int, metavar="N",
@@ -246,8 +247,6 @@ class MemtraceCommand(Command):
     prefix = True
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if args.top is not None and args.top < 1:
-            raise UsageError("--top takes a number of sites, 1 or more")
         account, found, where = _report_sites(args.region, args.account)
         if not args.json and (account.ended or len(tracer().accounts.traced()) > 1):
             self.note(f"the sites of {account.describe()}")
@@ -259,12 +258,10 @@ class OnCommand(Command):
     parser = ArgumentParser(
         "memtrace on", "Trace the calls that change the mappings, with their stacks.",
                          "Example:\n  memtrace on --depth 20")
-    parser.add_argument("--depth", type=int, default=12, metavar="N",
+    parser.add_argument("--depth", type=count("frames", 1, 256), default=12, metavar="N",
                         help="frames kept of each call stack (default 12)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        if not 1 <= args.depth <= 256:
-            raise UsageError("--depth takes a number of frames from 1 to 256")
         inferior = gdb.selected_inferior()
         connection = getattr(inferior, "connection", None)
         if getattr(connection, "type", None) == "core":

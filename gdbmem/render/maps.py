@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from operator import attrgetter
+from typing import NamedTuple
 
 from gdbmem.analysis.select import (
     Group,
@@ -225,16 +226,27 @@ def group_json(groups: Sequence[Group]) -> list[dict]:
 _EVERYTHING = Selection()
 
 
-def map_report(snapshot: Snapshot, selection: Selection = _EVERYTHING, sort: str | None = None,
-               top: int | None = None, layout: str = "table", group: bool = False,
-               human: bool = True, style: TextStyle = PLAIN,
-               cmdline: Callable[[], str] = str) -> str:
-    """memmap, and gdbmem map: the snapshot's regions that `selection` keeps, sorted, the
-    first `top`, in one of LAYOUTS; with `group`, one row per mapping name (or kind, for
-    unnamed memory), sorted and cut as groups. cmdline() gives pmap's first line; it is
-    asked only for pmap's layouts."""
-    if top is not None and top < 1:
-        raise UsageError("--top takes a number of regions (or groups), 1 or more")
+class MapOptions(NamedTuple):
+    """What a map report shows: the regions `selection` keeps, sorted by `sort`, the first
+    `top`, in one of LAYOUTS; with `group`, one row per mapping name (or kind, for unnamed
+    memory), sorted and cut as groups; sizes human-readable or in plain kB."""
+
+    selection: Selection = _EVERYTHING
+    sort: str | None = None
+    top: int | None = None
+    layout: str = "table"
+    group: bool = False
+    human: bool = True
+
+
+_ALL = MapOptions()
+
+
+def map_report(snapshot: Snapshot, options: MapOptions = _ALL,
+               style: TextStyle = PLAIN, cmdline: Callable[[], str] = str) -> str:
+    """memmap, and gdbmem map: the snapshot as `options` says. cmdline() gives pmap's first
+    line; it is asked only for pmap's layouts."""
+    selection, sort, top, layout, group, human = options
     if group and layout not in ("table", "json"):
         raise UsageError("--group goes with the default table or --json, not pmap's layouts")
     regions = select(snapshot.regions, selection)

@@ -19,7 +19,7 @@ from gdbmem.analysis.totals import pmap_device_totals, process_summary, totals
 from gdbmem.errors import UsageError
 from gdbmem.model import Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
-from gdbmem.render.maps import map_report
+from gdbmem.render.maps import MapOptions, map_report
 from tests.helpers import fixture, layout
 
 
@@ -117,18 +117,21 @@ def test_groups_sum_a_library_and_name_it_by_its_kind():
 
 def test_sort_and_top_apply_to_groups():
     snapshot = Snapshot(5602, layout())
-    rows = json.loads(map_report(snapshot, sort="rss", top=4, group=True, layout="json"))
+    rows = json.loads(map_report(snapshot, MapOptions(sort="rss", top=4, group=True,
+                                                      layout="json")))
     assert [(r["name"], r["regions"], r["rss_kb"]) for r in rows] == [
         ("/usr/lib/x86_64-linux-gnu/libc.so.6", 5, 1156), ("[anon]", 4, 1056),
         ("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 5, 208),
         ("/dev/zero (deleted)", 1, 128)]
     assert set(rows[0]) == {"name", "kind", "regions", "size_kb", "rss_kb", "pss_kb", "uss_kb",
                             "dirty_kb", "swap_kb"}
-    assert len(map_report(snapshot, sort="rss", top=8, group=True).splitlines()) == 2 + 8
-    by_address = json.loads(map_report(snapshot, group=True, layout="json", sort="addr"))
+    top8 = map_report(snapshot, MapOptions(sort="rss", top=8, group=True))
+    assert len(top8.splitlines()) == 2 + 8
+    by_address = json.loads(map_report(snapshot, MapOptions(group=True, layout="json",
+                                                            sort="addr")))
     assert by_address[0]["name"] == "[anon]" and len(by_address) == len(group_regions(layout()))
     with pytest.raises(UsageError, match="--group goes with the default table or --json"):
-        map_report(snapshot, group=True, layout="pmap-x")
+        map_report(snapshot, MapOptions(group=True, layout="pmap-x"))
 
 
 def test_totals_equal_pmap():

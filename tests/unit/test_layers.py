@@ -18,7 +18,7 @@ RANK = {
     "errors": 0,
     "units": 1, "model": 1,
     "proc": 2,
-    "caches": 1,
+    "caches": 1, "options": 1,
     "kinds": 3, "procread": 3, "safefile": 3,
     "analysis": 4, "trace": 4,
     "store": 5, "scan": 5,

@@ -11,7 +11,7 @@ import pytest
 from gdbmem.analysis.spans import range_span, region_span
 from gdbmem.errors import TargetError
 from gdbmem.model import Hole
-from gdbmem.render.maps import map_report
+from gdbmem.render.maps import MapOptions, map_report
 from gdbmem.scan.walk import Unreadable
 from tests.helpers import EXE, FakeTarget, layout
 
@@ -83,9 +83,9 @@ def test_the_memory_reader_tells_a_bad_page_from_a_dead_process():
 def test_a_memmap_of_a_target_without_commands():
     target = FakeTarget()
     snapshot = target.snapshot()
-    text = map_report(snapshot, top=1, human=False)
+    text = map_report(snapshot, MapOptions(top=1, human=False))
     assert text.splitlines()[2].split()[:9] == ["0x200000000000", "0x200000300000", "3072", "0x0",
                                                 "rw-p", "1024", "1024", "1024", "0"]
     assert text.endswith("(from smaps_rollup)\n")
-    pmap = map_report(snapshot, layout="pmap-x", cmdline=target.cmdline)
+    pmap = map_report(snapshot, MapOptions(layout="pmap-x"), cmdline=target.cmdline)
     assert pmap.splitlines()[0] == "5602:   layout /tmp/x"

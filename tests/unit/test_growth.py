@@ -15,7 +15,7 @@ from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.render.growth import _signed_kb, sparkline
-from gdbmem.store.codec import encoded, framed, read_records
+from gdbmem.store.codec import encoded, framed, read_records, saved
 from gdbmem.store.record import Record
 from gdbmem.store.session import Session
 from tests.helpers import fixture, older_saved_line
@@ -172,6 +172,23 @@ def test_a_journal_writes_an_unchanged_smaps_once(tmp_path):
     assert [r.label for r in again] == [f"hit {i}" for i in range(5)]
     with pytest.raises(ParseError, match="previous record's, and there is none"):
         read_records(journal[journal.index(b'{"format"', 100):])
+
+
+def test_a_saved_file_is_the_journal_byte_for_byte(tmp_path):
+    """memsnap save writes each snapshot as what changed since the one before, as the
+    journal does: 40 snapshots of which most repeat cost what the journal costs, not 40
+    whole copies, and read back the same."""
+    session = Session()
+    same, changed = fixture("layout.smaps"), fixture("sleep.smaps")
+    smaps = [same if i % 10 else changed for i in range(40)]
+    for i, data in enumerate(smaps):
+        session.add(Record(42, 1000.0 + i, bytes(data), label=f"hit {i}"), lambda: str(tmp_path))
+    session.journal.close()
+    journal = open(session.journal.path, "rb").read()
+    written = b"".join(saved(session.records))
+    assert written == journal
+    assert len(written) < 8 * (len(same) + len(changed))
+    assert [r.smaps for r in read_records(written)] == smaps
 
 
 def test_a_change_below_the_smallest_growth_draws_flat():

@@ -10,14 +10,20 @@ never what it points to) is replaced, never a device, fifo, socket or directory.
 belong together (a dump and its description) are published together by publish(): both
 appear, or neither.
 
-A temporary file is named `.NAME.PID.TOKEN.part`. One left by a gdbmem that was killed is
-removed the next time gdbmem writes into that directory (sweep()), and the caller is told.
+A temporary file is named `.NAME.PID.NONCE.MAC.part`, where MAC is a keyed digest of the
+name part, the pid and the nonce: a file is gdbmem's own only if its name carries the right
+MAC, and it is a regular file of this user's with gdbmem's mode (0600). One left by a gdbmem
+that was killed (its pid gone) is removed the next time gdbmem writes into that directory
+(sweep()), and the caller is told; a file that merely looks alike (a user's `.notes.99.part`)
+is never touched.
 Files that grow (journals, captures) are created by create_exclusive(), with the same rules.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import hmac
 import os
 import re
 import secrets
@@ -29,12 +35,26 @@ from gdbmem.units import format_bytes
 
 # The name part kept in a temporary file's name: with `.`, the pid and the token it stays
 # well under the 255 bytes a file name may have, however long the real name.
-_NAME_KEPT = 96
-# Ours: .NAME.PID.TOKEN.part, and .NAME.PID.part as gdbmem 0.1 named them (the first tried
-# first: a token of eight digits must not be read as a pid).
-_PART_RES = (re.compile(r"\..*\.(\d+)\.[0-9a-f]{8}\.part\Z", re.DOTALL),
-             re.compile(r"\..*\.(\d+)\.part\Z", re.DOTALL))
-_PART_RE = re.compile(r"\..*\.(\d+)(?:\.[0-9a-f]{8})?\.part\Z", re.DOTALL)  # either form
+_NAME_KEPT = 80
+_PART_RE = re.compile(r"\.(.*)\.(\d+)\.([0-9a-f]{8})\.([0-9a-f]{12})\.part\Z", re.DOTALL)
+_MAC_KEY = b"gdbmem temporary file, v2"
+OWN_MODE = 0o600  # every file gdbmem creates
+
+
+def _mac(name: str, pid: int, nonce: str) -> str:
+    message = f"{name}\0{pid}\0{nonce}".encode("utf-8", "surrogateescape")
+    return hashlib.blake2s(message, key=_MAC_KEY, digest_size=6).hexdigest()
+
+
+def temporary_name(name: str, pid: int) -> str:
+    """The temporary name of a file being written as `name` by process `pid`."""
+    kept, nonce = name[:_NAME_KEPT], secrets.token_hex(4)
+    return f".{kept}.{pid}.{nonce}.{_mac(kept, pid, nonce)}.part"
+
+
+def _own_part(m: re.Match) -> bool:
+    name, pid, nonce, mac = m.groups()
+    return hmac.compare_digest(mac, _mac(name, int(pid), nonce))
 
 Notify = Callable[[str], None]
 
@@ -74,9 +94,12 @@ def check_new(paths: Sequence[str], force: bool = False) -> None:
             raise OutputError(f"{path} exists (use --force to replace it)")
 
 
-def own_files(directory: str, name: re.Pattern) -> list[tuple[str, os.stat_result, re.Match]]:
-    """The regular files of ours (this user's) in `directory` whose names match `name`: what
-    gdbmem may remove there (stale parts, old journals), never another's or a link."""
+def own_files(directory: str, name: re.Pattern, proved: Callable[[str, re.Match], bool]
+              ) -> list[tuple[str, os.stat_result, re.Match]]:
+    """The files of ours in `directory` whose names match `name`: what gdbmem may remove
+    there (stale parts, old journals). Ours: a regular file (never a link) of this user's,
+    with gdbmem's mode, that proved(path, match) says gdbmem made (a MAC in its name, the
+    first bytes of a journal): never a file that merely looks alike."""
     try:
         names = os.listdir(directory)
     except OSError:
@@ -91,7 +114,8 @@ def own_files(directory: str, name: re.Pattern) -> list[tuple[str, os.stat_resul
             info = os.lstat(path)
         except OSError:
             continue
-        if stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+        if (stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid()
+                and stat.S_IMODE(info.st_mode) == OWN_MODE and proved(path, m)):
             found.append((path, info, m))
     return found
 
@@ -100,8 +124,8 @@ def sweep(directory: str) -> list[str]:
     """Remove the temporary files of gdbmems that died while writing here (their pid is gone):
     the names of those removed, each with its size."""
     removed = []
-    for path, info, m in own_files(directory, _PART_RE):
-        pid = int((_PART_RES[0].match(m.group(0)) or m).group(1))
+    for path, info, m in own_files(directory, _PART_RE, lambda path, m: _own_part(m)):
+        pid = int(m.group(2))
         if pid == os.getpid() or os.path.exists(f"/proc/{pid}"):
             continue
         try:
@@ -125,8 +149,7 @@ class SafeFile:
         self.publish_now = publish_now
         directory, name = os.path.split(os.path.abspath(path))
         self.directory = directory
-        self.temporary = os.path.join(
-            directory, f".{name[:_NAME_KEPT]}.{os.getpid()}.{secrets.token_hex(4)}.part")
+        self.temporary = os.path.join(directory, temporary_name(name, os.getpid()))
         self.fd: int | None = None
         self.size = 0
         self.ready = False  # written whole, under its temporary name
@@ -139,7 +162,8 @@ class SafeFile:
                             "writing")
         try:
             self.fd = os.open(self.temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                              | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                              | os.O_NOFOLLOW | os.O_CLOEXEC, OWN_MODE)
+            os.fchmod(self.fd, OWN_MODE)  # whatever the umask: the mode that says it is ours
         except OSError as exc:
             raise OutputError(f"cannot create {self.temporary}: {exc.strerror}") from None
         return self
@@ -241,10 +265,12 @@ def create_exclusive(path: str) -> int:
     """A new file that will grow (a journal, a capture): created, never opened if anything is
     there already (a planted symlink included), mode 0600. Returns the descriptor, append-only."""
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND
-                       | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_APPEND
+                     | os.O_CLOEXEC, OWN_MODE)
     except FileExistsError:
         raise OutputError(f"{path} exists: gdbmem never appends to a file it did not "
                           "create") from None
     except OSError as exc:
         raise OutputError(f"cannot create {path}: {exc.strerror}") from None
+    os.fchmod(fd, OWN_MODE)
+    return fd

@@ -70,7 +70,7 @@ def prune(directory: str, current: str, limit: int) -> list[tuple[str, int]]:
     until all of them together take at most `limit` bytes; never `current`. Returns the
     (path, size) of each removed."""
     journals = [(info.st_mtime, path, info.st_size)
-                for path, info, _ in own_files(directory, JOURNAL_NAME)]
+                for path, info, _ in own_files(directory, JOURNAL_NAME, _is_journal)]
     total = sum(size for _, _, size in journals)
     removed = []
     for _, path, size in sorted(journals):
@@ -85,6 +85,19 @@ def prune(directory: str, current: str, limit: int) -> list[tuple[str, int]]:
         total -= size
         removed.append((path, size))
     return removed
+
+
+def _is_journal(path: str, match: object) -> bool:
+    """A journal begins with one of gdbmem's records (an empty one was never written to)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_JOURNAL_START))
+    except OSError:
+        return False
+    return head in (b"", _JOURNAL_START)
+
+
+_JOURNAL_START = b'{"format":"gdbmem-'
 
 
 def default_directory() -> str:

@@ -12,6 +12,7 @@ import stat
 
 import pytest
 
+from gdbmem.safefile import temporary_name
 from gdbmem.store.codec import encoded
 from gdbmem.store.record import Record
 from tests.gdb.conftest import (
@@ -67,10 +68,12 @@ def test_force_replaces_regular_files_only(layout_program, tmp_path, specials):
 def test_a_dump_and_its_description_appear_together(layout_program, tmp_path):
     # 250 bytes: the name fits, its .json (255) fits, and the temporary names must too.
     long_name = "d" * 246 + ".bin"
-    dead = tmp_path / ".old.bin.999999999.0badcafe.part"  # a killed gdbmem's, pid gone
+    dead = tmp_path / temporary_name("old.bin", 999999999)  # a killed gdbmem's, pid gone
     dead.write_bytes(b"x" * 5000)
-    live = tmp_path / f".other.bin.{os.getpid()}.0badcafe.part"  # a live pid's: kept
+    live = tmp_path / temporary_name("other.bin", os.getpid())  # a live pid's: kept
     live.write_bytes(b"y")
+    for path in (dead, live):
+        path.chmod(0o600)
     gdb = run_gdb([f"memdump [heap] {tmp_path}/{long_name}",
                    f"memdump [heap] {tmp_path}/b.bin"], layout_program, [str(tmp_path)])
     assert_no_traceback(gdb)
@@ -81,6 +84,21 @@ def test_a_dump_and_its_description_appear_together(layout_program, tmp_path):
     assert f"memdump: removed {dead} (" in said
     assert "left by a gdbmem that was killed while writing" in said
     assert [n for n in os.listdir(tmp_path) if n.endswith(".part")] == [live.name]
+
+
+def test_a_user_s_file_that_looks_like_a_part_is_never_swept(layout_program, tmp_path):
+    d = tmp_path / "dir"
+    d.mkdir()
+    notes = d / ".thesis.99999.part"  # echo notes > dir/.thesis.99999.part
+    notes.write_text("notes\n")
+    looks = [notes, d / ".h.bin.99999.0badcafe.part", d / ".x.99999.0badcafe.012345678901.part"]
+    for path in looks[1:]:
+        path.write_bytes(b"mine")
+        path.chmod(0o600)
+    gdb = run_gdb([f"memdump [heap] {d}/h.bin"], layout_program, [str(tmp_path)])
+    assert_no_traceback(gdb)
+    assert "removed" not in gdb.output(f"memdump [heap] {d}/h.bin")
+    assert all(path.exists() for path in looks) and notes.read_text() == "notes\n"
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from gdbmem.model import Hole, Snapshot
 from gdbmem.proc import parse_smaps
 from gdbmem.render.checks import check_report
 from gdbmem.render.growth import diff_report, trend_report
-from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep
+from gdbmem.safefile import SafeFile, create_exclusive, publish, sweep, temporary_name
 from gdbmem.scan.dump import dump, extents_digest
 from gdbmem.scan.walk import Piece
 from gdbmem.store.codec import read_records
@@ -76,25 +76,34 @@ def test_a_long_name_keeps_a_short_temporary_name(tmp_path):
 
 
 def test_stale_parts_of_dead_writers_are_swept(tmp_path):
+    """Only files provably gdbmem's: its name form with the right MAC, 0600, regular, ours."""
     gone = subprocess.Popen(["true"])  # a pid that has exited
     gone.wait()
-    stale = tmp_path / f".dump.bin.{gone.pid}.12345678.part"
+    stale = tmp_path / temporary_name("dump.bin", gone.pid)
     stale.write_bytes(bytes(8192))
-    older = tmp_path / f".old.bin.{gone.pid}.part"  # as gdbmem 0.1 named its parts
-    older.write_bytes(bytes(4096))
-    kept = [tmp_path / f".dump.bin.{os.getppid()}.12345678.part",  # a live pid
-            tmp_path / f".dump.bin.{gone.pid}.part.txt",  # not ours
+    forged = temporary_name("dump.bin", gone.pid)
+    kept = [tmp_path / temporary_name("dump.bin", os.getppid()),  # a live pid
+            tmp_path / (forged[:-len("0123456789ab.part")] + "0123456789ab.part"),  # bad MAC
+            tmp_path / f".dump.bin.{gone.pid}.12345678.part",  # an older form: unprovable
+            tmp_path / f".old.bin.{gone.pid}.part",
+            tmp_path / f".thesis.{gone.pid}.part",  # a user's own file that looks alike
+            tmp_path / f"{temporary_name('dump.bin', gone.pid)}.txt",  # not ours
             tmp_path / "dump.bin"]
     for path in kept:
         path.write_bytes(b"k")
-    os.mkdir(tmp_path / f".d.{gone.pid}.12345678.part")  # not a regular file
+        path.chmod(0o600)
+    loose = tmp_path / temporary_name("loose.bin", gone.pid)  # the right name, mode 0644
+    loose.write_bytes(b"k")
+    loose.chmod(0o644)
+    kept.append(loose)
+    stale.chmod(0o600)
+    os.mkdir(tmp_path / temporary_name("d", gone.pid))  # not a regular file
     said = []
     with SafeFile(str(tmp_path / "new.bin"), notify=said.append) as out:
         out.write(b"n")
-    assert not stale.exists() and not older.exists() and all(p.exists() for p in kept)
-    assert sorted(said) == sorted(f"removed {path} ({size} on disk), left by a gdbmem that was "
-                                  "killed while writing" for path, size in ((stale, "8K"),
-                                                                            (older, "4K")))
+    assert not stale.exists() and all(p.exists() for p in kept)
+    assert said == [f"removed {stale} (8K on disk), left by a gdbmem that was killed while "
+                    "writing"]
     assert sweep(str(tmp_path)) == []
 
 
@@ -412,18 +421,26 @@ def test_a_session_gives_back_every_smaps_it_was_given(tmp_path_factory, edits):
 def test_journals_are_bounded_the_oldest_first(tmp_path):
     now = time.time()
     old = []
+    head = b'{"format":"gdbmem-snapshot-1"}\n'  # how a journal of gdbmem's begins
     for n in range(3):
         path = tmp_path / f"snapshots-{n + 10}-{1000 + n}.jsonl"
-        path.write_bytes(bytes(400_000))
+        path.write_bytes(head + bytes(400_000 - len(head)))
+        path.chmod(0o600)
         os.utime(path, (now - 3600 * (3 - n), now - 3600 * (3 - n)))
         old.append(path)
     (tmp_path / "notes.txt").write_bytes(bytes(500_000))  # not a journal: never counted
+    # Named like one, but a user's own (not a journal's first bytes), the oldest of all.
+    alike = tmp_path / "snapshots-1-1.jsonl"
+    alike.write_bytes(b"my notes\n" + bytes(500_000))
+    alike.chmod(0o600)
+    os.utime(alike, (now - 9000, now - 9000))
     session, said = Session(), []
     for n in range(3):
         session.add(Record(1, now + n, SMAPS), lambda: str(tmp_path), said.append,
                     lambda: 900_000)
     assert [p.exists() for p in old] == [False, True, True]  # 800K + this one's under 900K
     assert (tmp_path / "notes.txt").exists() and os.path.exists(session.journal.path)
+    assert alike.read_bytes().startswith(b"my notes")
     assert said == [f"removed 1 old journal (390K) from {tmp_path}, the oldest first: together "
                     "they stay under 878K (set gdbmem journal-max-size); said once"]
     session.add(Record(1, now + 9, SMAPS), lambda: str(tmp_path), said.append, lambda: 1)

@@ -7,6 +7,7 @@ and ends memtrace's account of an address space that has gone.
                     account ends; else `file`, a new run  -> NEW_PROGRAM
   new_objfile       a program or library was loaded       -> NEW_PROGRAM
   inferior_deleted  `remove-inferiors`                    -> INFERIOR_DELETED
+  before_prompt     the page gdb has at its prompt (settings.py: is output redirected?)
 
 A `kill` is seen at the next traced call or report: another pid stands where the account's
 was (commands/memtrace.py), and its caches are keyed by pid.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, stale
+from gdbmem.commands import settings
 from gdbmem.commands.state import State
 
 
@@ -39,6 +41,7 @@ def connect(state: State) -> None:
                 state.tracer.ended(inferior.pid, "exec")
 
     gdb.events.exited.connect(exited)
+    gdb.events.before_prompt.connect(settings.note_prompt)
     gdb.events.clear_objfiles.connect(cleared)
     gdb.events.new_objfile.connect(lambda event: stale(NEW_PROGRAM))
     gdb.events.inferior_deleted.connect(lambda event: stale(INFERIOR_DELETED))

@@ -213,8 +213,43 @@ def leak_min_growth_kb() -> int:
     return int(value("leak-min-growth"))
 
 
+# The page gdb had at its last prompt, (width, height): while it sends a command's output
+# into `pipe` or a string (gdb.execute(..., to_string=True)) gdb makes both unlimited, and a
+# prompt never stands inside those. Set by events.py at each prompt.
+_page_at_prompt: tuple[object, object] | None = None
+
+
+def _page() -> tuple[object, object]:
+    return gdb.parameter("width"), gdb.parameter("height")
+
+
+def note_prompt() -> None:
+    global _page_at_prompt
+    _page_at_prompt = _page()
+
+
+def output_redirected() -> bool:
+    """Whether the output goes into `pipe`, a string or a log file, not to the terminal, as
+    gdb's own styling knows it (gdb styles a stream that is a terminal only)."""
+    try:
+        for name in ("logging enabled", "logging"):  # gdb 12 names it so; older gdbs, logging
+            try:
+                if gdb.parameter(name):
+                    return True
+                break
+            except RuntimeError:
+                continue
+        # Unlimited inside pipe and to_string; a user whose own page is unlimited too
+        # (both width and height 0) cannot be told apart, and keeps colour.
+        return _page() == (None, None) and _page_at_prompt != (None, None)
+    except (gdb.error, RuntimeError):
+        return True
+
+
 def colour_wanted(from_tty: bool) -> bool:
-    """Colour follows `set gdbmem colour` and gdb's `set style enabled`; auto needs a terminal."""
+    """Colour follows `set gdbmem colour` and gdb's `set style enabled`, and goes only where
+    gdb's own would: never into `pipe`, a string or a log file. auto also needs the command
+    typed at a terminal; on colours a gdb whose output is not one (`gdb | less -R`)."""
     setting = value("colour")
     if setting is False:
         return False
@@ -222,6 +257,8 @@ def colour_wanted(from_tty: bool) -> bool:
         if not gdb.parameter("style enabled"):
             return False
     except (gdb.error, RuntimeError):
+        return False
+    if output_redirected():
         return False
     if setting is True:
         return True

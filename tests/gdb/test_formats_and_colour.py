@@ -4,6 +4,7 @@ terminal, captured output, `set style enabled off`), styles, and bytes equal to 
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -75,20 +76,13 @@ def test_the_default_format_is_a_setting(gdb):
 
 
 def test_colour_follows_the_rules_when_captured(gdb):
-    # auto (the default): captured output is never coloured, JSON is plain JSON.
+    # Captured (gdb.execute(..., to_string=True)), output is never coloured, whatever the
+    # setting says (auto, or on): gdb's own styling goes to a terminal only. JSON is JSON.
     for command in (f"memmap {BIG} --format github", "memmap --json",
-                    "vmainfo &heap_block --json"):
-        assert "\x1b" not in gdb.output(command)
-    # on: coloured whenever gdb's style is on, through pygments; widths stay.
-    painted = gdb.output(f"memmap {BIG} ")
-    assert "\x1b[" in painted
-    plain = gdb.nth(f"memmap {BIG} --format github", 0)["output"]
-    assert len(ESCAPE.sub("", painted).splitlines()) == len(plain.splitlines())
-    assert "\x1b[" in gdb.output("memmap --json ")  # pygments' JSON lexer
-    assert "\x1b[" in gdb.output("memcheck ")
-    assert "\x1b[" in gdb.output("vmainfo 0x200000000000 ")
-    # gdb's `set style enabled off` turns it off, whatever gdbmem's setting.
-    assert "\x1b" not in gdb.output(f"memmap {BIG}  ")
+                    "vmainfo &heap_block --json", f"memmap {BIG} ", "memmap --json ",
+                    "memcheck ", "vmainfo 0x200000000000 ", f"memmap {BIG}  "):
+        assert "\x1b" not in gdb.output(command), command
+    json.loads(gdb.output("memmap --json "))
 
 
 def test_styles_are_pygments_styles(gdb):
@@ -148,7 +142,15 @@ def test_colour_at_a_real_terminal(layout_program, tmp_path):
     """gdb on a pseudo-terminal: what a user types gets colours, and JSON is highlighted."""
     argv = ["gdb", "-nx", "-q", "-ex", "set pagination off", "-ex", "set confirm off",
             "-ex", f"source {GDBINIT}", "-ex", "break ready", "-ex", "run",
-            "-ex", f"memmap {BIG}", "-ex", "memmap --kind heap --json", "-ex", "quit",
+            "-ex", f"memmap {BIG}", "-ex", "memmap --kind heap --json",
+            "-ex", "pipe memmap --kind heap --json | sed 's/^/piped: /'",
+            "-ex", "pipe vmainfo $sp --json | sed 's/^/piped: /'",
+            "-ex", "echo MEMCHECK\\n", "-ex", "memcheck", "-ex", "echo VMAINFO\\n",
+            "-ex", f"vmainfo {BIG}", "-ex", "set gdbmem colour on",
+            "-ex", "pipe memmap --kind heap --json | sed 's/^/piped: /'",
+            "-ex", f"set logging file {tmp_path}/log.txt", "-ex", "set logging redirect on",
+            "-ex", "set logging enabled on", "-ex", f"memmap {BIG}",
+            "-ex", "set logging enabled off", "-ex", "quit",
             "--args", str(layout_program), str(tmp_path)]
     pid, fd = pty.fork()
     if pid == 0:
@@ -161,8 +163,19 @@ def test_colour_at_a_real_terminal(layout_program, tmp_path):
         os.waitpid(pid, 0)
     table = text[text.index("Start"):]
     assert "\x1b[38;5;" in table  # pygments' 256-colour escapes
+    plain = ESCAPE.sub("", table).splitlines()
+    assert plain[2].split()[:3] == ["0x200000000000", "0x200000300000", "3M"]  # widths stay
     assert re.search(r'\x1b\[[0-9;]*m"start"', text)  # the JSON, highlighted
     assert "Traceback" not in text
+    # Into `pipe` the JSON is plain, as gdb's own `pipe bt` is: jq could read it.
+    piped = [line[len("piped: "):] for line in text.splitlines() if line.startswith("piped: ")]
+    assert piped and all("\x1b" not in line for line in piped), piped
+    assert text.count("piped: [") == 2 and text.count("piped: {") == 1
+    assert "\x1b[" in text[text.index("MEMCHECK"):text.index("VMAINFO")]
+    vmainfo = text[text.index("VMAINFO"):]
+    assert "\x1b[" in vmainfo[:vmainfo.index("piped")]
+    log = (tmp_path / "log.txt").read_text()
+    assert "0x200000000000" in log and "\x1b" not in log  # a log file is never coloured
 
 
 def test_without_tabulate_and_pygments_one_line_says_what_to_run(tmp_path):

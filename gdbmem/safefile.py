@@ -39,6 +39,7 @@ _NAME_KEPT = 80
 _PART_RE = re.compile(r"\.(.*)\.(\d+)\.([0-9a-f]{8})\.([0-9a-f]{12})\.part\Z", re.DOTALL)
 _MAC_KEY = b"gdbmem temporary file, v2"
 OWN_MODE = 0o600  # every file gdbmem creates
+LARGEST_FILE = (1 << 63) - 1  # bytes: the largest offset a file can have on Linux
 
 
 def _mac(name: str, pid: int, nonce: str) -> str:
@@ -180,6 +181,9 @@ class SafeFile:
 
     def reserve(self, offset: int, length: int) -> None:
         """Allocate disk for bytes to come: writing is faster, and a full disk shows at once."""
+        if offset + length > LARGEST_FILE:
+            raise OutputError(f"cannot write {self.path}: {offset + length} bytes are more "
+                              "than a file can hold")
         try:
             os.posix_fallocate(self.fd, offset, length)  # type: ignore[arg-type]
         except OSError as exc:

@@ -12,7 +12,7 @@ MASK64 = (1 << 64) - 1  # gdb values of pointers and registers, as unsigned addr
 
 UNKNOWN = "?"  # a figure the target cannot know (never shown as 0)
 
-_UNITS = "KMGTP"
+_UNITS = "KMGTPE"
 
 
 @functools.lru_cache(maxsize=65536)
@@ -49,7 +49,7 @@ def format_bytes(size: int) -> str:
     return "0" if size == 0 else f"{size}B" if size < 1024 else _human(size >> 10)
 
 
-_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtp]?)(i?b)?\s*", re.IGNORECASE)
+_SIZE_RE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgtpe]?)(i?b)?\s*", re.IGNORECASE)
 
 
 def parse_size(text: str) -> int:
@@ -58,4 +58,4 @@ def parse_size(text: str) -> int:
     if m is None:
         raise UsageError(f"bad size {text!r}: use a number with an optional unit, like 64k or 100M")
     number, unit = float(m.group(1)), m.group(2).upper()
-    return int(number * 1024 ** (" KMGTP".index(unit) if unit else 0))
+    return int(number * 1024 ** (" KMGTPE".index(unit) if unit else 0))

@@ -26,6 +26,9 @@ def write(text: str, stream: int | None = None) -> None:
         gdb.write(text) if stream is None else gdb.write(text, stream)
 
 
+_UNRECOGNIZED = "unrecognized arguments: "
+
+
 class _HelpShown(Exception):
     """-h printed the help: the command is done."""
 
@@ -42,6 +45,9 @@ class ArgumentParser(argparse.ArgumentParser):
                              prog, width=88, max_help_position=30))
 
     def error(self, message: str) -> Any:
+        if message.startswith(_UNRECOGNIZED):  # without the `--` arrange() put in
+            words = [w for w in message[len(_UNRECOGNIZED):].split(" ") if w != "--"]
+            message = _UNRECOGNIZED + " ".join(words)
         raise UsageError(f"{usage_message(message)} (see `help {self.prog}`)")
 
     def exit(self, status: int = 0, message: str | None = None) -> Any:
@@ -99,16 +105,22 @@ class Command(gdb.Command):
             super().__init__(self.name, gdb.COMMAND_DATA, self.completer, prefix=self.prefix)
 
     def complete(self, text: str, word: str):
-        """The options, for a word that starts with '-'; other words as `words` says."""
+        """Tab completion: an option's values (--format, --kind, --sort, --region), the
+        options for a word that starts with '-', else complete_positional()."""
         words = text.split()
         token = words.pop() if words and not text.endswith(" ") else ""
-        if words and words[-1] == "--format":
-            from gdbmem.render.table import FORMATS
+        previous = words[-1] if words else ""
+        if previous in ("--format", "--kind", "--sort", "--region"):
+            return trim_to_word(option_values(previous, token), token, word)
+        if token.startswith("-") and not _is_expression(token):
+            return trim_to_word(complete_choices(token, option_strings(self.parser)), token,
+                                word)
+        return self.complete_positional(_positionals(self.parser, words), token, word)
 
-            return trim_to_word(complete_choices(token, FORMATS), token, word)
-        if not token.startswith("-"):
-            return self.words
-        return trim_to_word(complete_choices(token, option_strings(self.parser)), token, word)
+    def complete_positional(self, before: int, token: str, word: str):
+        """The `before`+1-th positional word: a list of matches, or a gdb.COMPLETE_* class
+        for gdb to complete it (`words` by default)."""
+        return self.words
 
     def invoke(self, argument: str, from_tty: bool) -> None:
         # A report makes tens of thousands of objects (regions, cells, rows), none in a cycle;
@@ -134,6 +146,40 @@ class Command(gdb.Command):
     def note(self, message: str) -> None:
         """A line to the user beside the command's output (on gdb's stderr)."""
         warn(self.name, message)
+
+
+def _positionals(parser: argparse.ArgumentParser, words: Sequence[str]) -> int:
+    """How many of `words` are positionals (not options, nor the values options take)."""
+    takes_value = {flag: action.nargs != 0
+                   for action in parser._actions for flag in action.option_strings}
+    count, skip = 0, False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-") and not _is_expression(word):
+            skip = "=" not in word and takes_value.get(word, False)
+        else:
+            count += 1
+    return count
+
+
+def option_values(option: str, token: str) -> list[str]:
+    """What completes the value of an option many commands share."""
+    if option == "--format":
+        from gdbmem.render.table import FORMATS
+
+        return complete_choices(token, FORMATS)
+    if option == "--kind":
+        from gdbmem.model import KINDS
+
+        return complete_choices(token, KINDS, comma_list=True)
+    if option == "--sort":
+        from gdbmem.analysis.select import SORT_KEYS
+
+        return complete_choices(token, SORT_KEYS)
+    from gdbmem.commands.regionspec import complete_names
+
+    return complete_names(token)
 
 
 def _is_expression(word: str) -> bool:

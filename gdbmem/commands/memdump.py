@@ -9,13 +9,18 @@ import time
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.analysis.spans import Span, between
-from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.base import ArgumentParser, Command, trim_to_word, write
+from gdbmem.commands.regionspec import (
+    TARGET_HELP,
+    add_target_arguments,
+    complete_names,
+    resolve,
+)
 from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
 from gdbmem.render import jsonout
 from gdbmem.render.dump import dump_description, dump_line
-from gdbmem.safefile import SafeFile, check_new, publish
+from gdbmem.safefile import LARGEST_FILE, SafeFile, check_new, publish
 from gdbmem.scan.dump import dump
 from gdbmem.scan.walk import walk
 from gdbmem.target import current
@@ -74,7 +79,13 @@ class _Progress:
 
 class MemdumpCommand(Command):
     parser = parser
-    completer = gdb.COMPLETE_FILENAME
+
+    def complete_positional(self, before: int, token: str, word: str):
+        """TARGET's name first (an address, a range: gdb's expressions), then FILE."""
+        if before == 0 and token and not token[0].isdigit() and token[0] not in "$&*(":
+            return (trim_to_word(complete_names(token), token, word)
+                    or gdb.COMPLETE_EXPRESSION)
+        return gdb.COMPLETE_FILENAME if before else gdb.COMPLETE_EXPRESSION
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         target = current()
@@ -84,6 +95,11 @@ class MemdumpCommand(Command):
         if resolved.rest and len(resolved.spans) > 1:
             raise UsageError(f"{len(resolved.spans)} regions match: give no FILE (one file "
                              "each, named by address) or use --first")
+        for span in resolved.spans:
+            if span.size > LARGEST_FILE:
+                raise UsageError(f"the range {span.start:#x}-{span.end:#x} is "
+                                 f"{format_bytes(span.size)}, more than a file can hold (a "
+                                 "range is START END, or START +LEN)")
         paths = resolved.rest or [_default_name(target.pid, s) for s in resolved.spans]
         check_new([p for path in paths for p in (path, path + ".json")], args.force)
         if resolved.note:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.commands.base import (
     ArgumentParser,
     Command,
     add_format,
-    complete_choices,
-    option_strings,
     trim_to_word,
     write,
 )
+from gdbmem.commands.regionspec import complete_names
 from gdbmem.commands.settings import text_style
-from gdbmem.errors import TargetError, UsageError
-from gdbmem.model import DELETED_SUFFIX, KINDS
+from gdbmem.errors import UsageError
 from gdbmem.options import count
 from gdbmem.render.maps import MapOptions, map_report
-from gdbmem.render.table import FORMATS
 from gdbmem.target import current
 from gdbmem.target.symbols import evaluate_address
 from gdbmem.units import parse_size
@@ -116,26 +112,5 @@ class MemmapCommand(Command):
                     text = f"memmap: {line}\n" + text
         write(text)
 
-    def complete(self, text: str, word: str):
-        words = text.split()
-        token = words.pop() if words and not text.endswith(" ") else ""
-        previous = words[-1] if words else ""
-        if previous == "--format":
-            matches = complete_choices(token, FORMATS)
-        elif previous == "--kind":
-            matches = complete_choices(token, KINDS, comma_list=True)
-        elif previous == "--sort":
-            matches = complete_choices(token, SORT_KEYS)
-        elif token.startswith("-"):
-            matches = complete_choices(token, option_strings(parser))
-        else:
-            try:
-                names = current().map_names()
-            except TargetError:
-                return []
-            # NAME is a substring: offer base names (without the kernel's " (deleted)") and
-            # bracketed names without brackets.
-            short = {os.path.basename(n.removesuffix(DELETED_SUFFIX)) if n.startswith("/")
-                     else n.strip("[]") for n in names}
-            matches = complete_choices(token, sorted(short))
-        return trim_to_word(matches, token, word)
+    def complete_positional(self, before: int, token: str, word: str):
+        return trim_to_word(complete_names(token), token, word)

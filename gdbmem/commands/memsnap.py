@@ -7,6 +7,7 @@ own `help memsnap SUB` and completion; any other words are a label for a snapsho
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
@@ -45,8 +46,8 @@ parser = ArgumentParser(
     "memsnap",
     "Take memory snapshots, now or at each hit of a breakpoint, and see what grows.",
     usage=("memsnap [LABEL]\n       memsnap SUBCOMMAND ...   (on, take, list, show, diff, "
-           "trend, clear, save, load:\n"
-           "                                `help memsnap SUBCOMMAND`)"),
+           "trend, clear, save, load,\n"
+           "                                report: `help memsnap SUBCOMMAND`)"),
     epilog="""\
   memsnap [LABEL]          take a snapshot now: every region's figures and kind, the process
                            totals, the time, and where the program stopped
@@ -63,6 +64,7 @@ parser = ArgumentParser(
   memsnap clear            forget the snapshots (their journal stays on disk)
   memsnap save FILE        the snapshots to FILE, which `memsnap load` and `gdbmem` read
   memsnap load FILE        add the snapshots of a saved file, a journal or a capture
+  memsnap report FILE      one HTML report of the snapshots: verdict, charts, call sites
   memsnap take [LABEL]     as `memsnap LABEL`, for a label that is also a subcommand's name
 
 Snapshots are also appended to a journal as they are taken (`show gdbmem snapshot-dir`),
@@ -169,11 +171,36 @@ def _say_taken(number: int) -> None:
               f"taken{' in ' + record.location if record.location else ''}\n")
 
 
+# Words people type to mean a subcommand that is not there: never taken as a label.
+_NOT_LABELS = ("off", "stop", "disable", "enable", "delete", "remove", "rm", "help", "status")
+
+
+def _not_a_label(words: list[str]) -> str | None:
+    """Why a one-word label looks like a mistyped subcommand (None: a label)."""
+    if len(words) != 1:
+        return None
+    word = words[0]
+    names = [command.parser.prog.split()[1] for command in COMMANDS[1:]]
+    # A typo of a subcommand's name (`trnd`); short words (`one`) are labels.
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.8) if len(word) > 3 else []
+    if word in _NOT_LABELS or close:
+        hint = f" (did you mean `memsnap {close[0]}`?)" if close else ""
+        if word in ("off", "stop", "disable", "delete", "remove", "rm"):
+            hint = (" (memsnap's breakpoints stop as any do: `delete N` or `disable N`; `info "
+                    "breakpoints` lists them)")
+        return (f"no subcommand {word!r}{hint}; a snapshot labelled so is "
+                f"`memsnap take {word}`")
+    return None
+
+
 class MemsnapCommand(Command):
     parser = parser
     prefix = True
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        why = _not_a_label(args.label)
+        if why is not None:
+            raise UsageError(why)
         _say_taken(take(" ".join(args.label)))
 
 
@@ -204,12 +231,19 @@ class OnCommand(Command):
     parser.add_argument("--stop", action="store_true", help="stop at those hits too")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        every = f"every {args.every} hits" if args.every > 1 else "each hit"
+        what = f"a snapshot at {every}{' and stops' if args.stop else ''}"
+        for known in gdb.breakpoints():
+            if (isinstance(known, SnapshotBreakpoint) and known.is_valid()
+                    and known.location == args.location):
+                known.every, known.stop_here = args.every, args.stop
+                write(f"memsnap: already on: breakpoint {known.number} at {args.location} "
+                      f"takes {what}\n")
+                return
         try:
             breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop)
         except gdb.error as exc:
             raise UsageError(f"cannot set a breakpoint at {args.location!r}: {exc}") from None
-        every = f"every {args.every} hits" if args.every > 1 else "each hit"
-        what = f"a snapshot at {every}{' and stops' if args.stop else ''}"
         if getattr(breakpoint, "pending", False):  # gdb left it pending: nothing there yet
             write(f"memsnap: breakpoint {breakpoint.number} at {args.location} is pending: "
                   f"nothing of that name is loaded yet (a stripped program, a library not "
@@ -219,7 +253,8 @@ class OnCommand(Command):
 
 
 class ListCommand(Command):
-    parser = _json(ArgumentParser("memsnap list", "List the snapshots, one line each."))
+    parser = _json(ArgumentParser("memsnap list", "List the snapshots, one line each.",
+                                  "Example:\n  memsnap list --json"))
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         session = state().session
@@ -270,7 +305,9 @@ class TrendCommand(Command):
 
 
 class ClearCommand(Command):
-    parser = ArgumentParser("memsnap clear", "Forget the snapshots (their journal stays on disk).")
+    parser = ArgumentParser("memsnap clear",
+                            "Forget the snapshots (their journal stays on disk).",
+                            "Example:\n  memsnap clear")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         session = state().session

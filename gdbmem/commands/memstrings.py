@@ -8,8 +8,13 @@ import re
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.regionspec import TARGET_HELP, add_target_arguments, resolve
+from gdbmem.commands.base import ArgumentParser, Command, trim_to_word, write
+from gdbmem.commands.regionspec import (
+    TARGET_HELP,
+    add_target_arguments,
+    complete_names,
+    resolve,
+)
 from gdbmem.commands.settings import text_style
 from gdbmem.errors import UsageError
 from gdbmem.options import count
@@ -59,6 +64,11 @@ _LONGEST_MINIMUM = 1 << 20
 class MemstringsCommand(Command):
     parser = parser
     words = gdb.COMPLETE_EXPRESSION
+
+    def complete_positional(self, before: int, token: str, word: str):
+        if before == 0 and token and not token[0].isdigit() and token[0] not in "$&*(":
+            return trim_to_word(complete_names(token), token, word) or self.words
+        return self.words
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         if not 1 <= args.minimum <= _LONGEST_MINIMUM:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import NamedTuple
 
@@ -17,7 +18,7 @@ from gdbmem.analysis.lookup import find_region
 from gdbmem.analysis.select import Selection, parse_kinds, select
 from gdbmem.analysis.spans import Span, range_span, region_span
 from gdbmem.errors import TargetError, UsageError
-from gdbmem.model import Region
+from gdbmem.model import DELETED_SUFFIX, Region
 from gdbmem.target.symbols import evaluate_address
 from gdbmem.units import parse_size
 
@@ -121,3 +122,24 @@ def resolve(args: argparse.Namespace, regions: list[Region], file_follows: bool 
         raise UsageError(f"nothing matches {word!r}: no region has that name, and gdb "
                          "cannot evaluate it as an address")
     return Resolved([region_span(r) for r in matched], words[1:], note)
+
+
+def complete_names(token: str) -> list[str]:
+    """Region names that complete `token` (a TARGET's name), for tab completion: the kernel's
+    bracketed names after `[`, whole paths after `/`, else base names and bracketed names
+    without brackets (a NAME matches as a substring). Never an error."""
+    from gdbmem.commands.base import complete_choices
+    from gdbmem.target import current
+
+    try:
+        names = current().map_names()
+    except (TargetError, UsageError):
+        return []
+    paths = {n.removesuffix(DELETED_SUFFIX) for n in names}
+    if token.startswith("["):
+        choices = {n for n in paths if n.startswith("[")}
+    elif token.startswith("/"):
+        choices = {n for n in paths if n.startswith("/")}
+    else:
+        choices = {os.path.basename(n) if n.startswith("/") else n.strip("[]") for n in paths}
+    return complete_choices(token, sorted(choices))

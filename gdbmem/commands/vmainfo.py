@@ -50,7 +50,7 @@ _MOST_BYTES = 1 << 16
 
 class VmainfoCommand(Command):
     parser = parser
-    completer = gdb.COMPLETE_EXPRESSION
+    words = gdb.COMPLETE_EXPRESSION  # and options after '-'
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         target = current()  # first: with no process, say so (not "No registers")

@@ -142,6 +142,7 @@ def read_records(data: bytes, name: str = "",
         end = len(data) if at_end else end
         line = data[position:end]
         number += 1
+        first = number  # the record's header line
         position = end + 1
         if not line.strip():
             continue
@@ -156,7 +157,7 @@ def read_records(data: bytes, name: str = "",
             if isinstance(obj, dict) and obj.get("smaps_as_previous") is True:
                 if not records:
                     raise ValueError("its smaps is the previous record's, and there is none")
-                smaps, blocks = records[-1]._smaps or b"", records[-1].blocks
+                smaps, blocks = records[-1].kept()
             elif isinstance(obj, dict) and "smaps_bytes" in obj:
                 size = _whole(obj["smaps_bytes"], "smaps_bytes")
                 smaps = data[position:position + size]
@@ -172,7 +173,11 @@ def read_records(data: bytes, name: str = "",
                     blocks = apply_delta(records[-1].smaps_blocks(), obj["smaps_delta"], smaps)
             else:
                 smaps = str(obj["smaps"]).encode("utf-8", "surrogateescape")
-            records.append(_record(obj, smaps, blocks))
+            record = _record(obj, smaps, blocks)
+            # Where it was read: a bad field inside its smaps, found when it is first parsed,
+            # is then said with the file and the line (a whole smaps follows its header).
+            record.origin = (name, first, blocks is None and "smaps_bytes" in obj)
+            records.append(record)
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             if cut and torn is not None:
                 torn(f"{where}the last record is cut short (gdb was killed while writing it?): "

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from gdbmem.caches import SNAPSHOTS_CLEARED, Cache
+from gdbmem.errors import ParseError
 from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Region, Snapshot
 from gdbmem.proc import parse_smaps, parse_smaps_rollup
@@ -42,8 +43,8 @@ class Record:
     """One snapshot as taken: raw smaps bytes (or blocks, in a session) plus what gdb knew
     at that moment."""
 
-    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "exe", "label", "location", "pc",
-                 "pid", "rollup_text", "taken_at", "threads")
+    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "exe", "label", "location",
+                 "origin", "pc", "pid", "rollup_text", "taken_at", "threads")
 
     def __init__(self, pid: int, taken_at: float, smaps: bytes, rollup_text: str = "",
                  threads: Iterable[ThreadStackPointer] = (), label: str = "",
@@ -63,6 +64,13 @@ class Record:
         self.exe = exe
         self.pc = pc  # where it stopped, until `location` is filled in from it (by gdb)
         self._snapshot: Snapshot | None = None
+        # Where it was read from: the file, its header's line, whether the whole smaps
+        # follows there (codec.py); None for a record taken here.
+        self.origin: tuple[str, int, bool] | None = None
+
+    def kept(self) -> tuple[bytes, list[bytes] | None]:
+        """Its smaps as kept, to share with a record that is the same (codec.py)."""
+        return self._smaps or b"", self.blocks
 
     @property
     def smaps(self) -> bytes:
@@ -123,10 +131,27 @@ class Record:
     def snapshot(self) -> Snapshot:
         """The parsed, classified snapshot (parsed once, on first use)."""
         if self._snapshot is None:
-            regions = (_regions_of(self.smaps_blocks()) if self._smaps is None
-                       else parse_smaps(self._smaps))
+            try:
+                regions = (_regions_of(self.smaps_blocks()) if self._smaps is None
+                           else parse_smaps(self._smaps))
+            except ParseError as exc:
+                raise self._placed(exc) from None
             classify(regions, exe=self.exe, threads=self.threads, pid=self.pid)
             rollup = parse_smaps_rollup(self.rollup_text) if self.rollup_text else None
             self._snapshot = Snapshot(self.pid, regions, rollup, exe=self.exe,
                                       taken_at=self.taken_at)
         return self._snapshot
+
+    def _placed(self, exc: ParseError) -> ParseError:
+        """A parse error inside this record's smaps, said where the record was read."""
+        if self.origin is None:
+            return exc
+        name, header, whole = self.origin
+        where = f"{name}: " if name else ""
+        message = str(exc)
+        if exc.line_number is not None:
+            message = message[len(f"line {exc.line_number}: "):]
+            if whole:
+                return ParseError(f"{where}line {header + exc.line_number}: {message} (in "
+                                  f"the snapshot recorded at line {header})")
+        return ParseError(f"{where}in the snapshot recorded at line {header}: {message}")

@@ -33,6 +33,9 @@ def value_address(value: gdb.Value, expression: str = "the value") -> int:
         elif code in (gdb.TYPE_CODE_STRUCT, gdb.TYPE_CODE_UNION):
             raise TargetError(f"{expression!r} is a {value.type}, not an address; "
                               f"try &{expression}")
+        elif code in (gdb.TYPE_CODE_FLT, getattr(gdb, "TYPE_CODE_DECFLOAT", -1)):
+            raise TargetError(f"{expression!r} is a {value.type} ({value}), not an address: "
+                              "an address is a whole number")
         return int(value) & MASK64
     except gdb.error as exc:
         raise TargetError(f"cannot take {expression!r} as an address: {exc}") from None

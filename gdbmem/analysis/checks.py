@@ -5,8 +5,9 @@ Each finding names what it is, the regions behind it and why, with the threshold
   growing          a region the trends call a leak (needs snapshots: memsnap)
   large-anonymous  an anonymous region with more resident than `anon_rss_kb`
   fragmentation    more anonymous regions than `anon_regions` (many small mmaps or arenas)
-  loaded-twice     one library file mapped at two bases (same inode), or one library name
-                   from two paths
+  loaded-twice     one library's code mapped twice (same inode, two executable mappings),
+                   or one library name loaded from two paths; a library mapped as data
+                   (python's mmap of libc: no executable mapping) is no load
   private-dirty    a large file-backed private mapping (`large_region_kb`) mostly
                    Private_Dirty (`dirty_share`): a file's pages copied and written by this
                    process alone (anonymous memory is always private and dirty: no news)
@@ -124,8 +125,9 @@ def _once(found: list[Finding]) -> list[Finding]:
 
 
 def _loaded_twice(regions: Sequence[Region]) -> list[Finding]:
-    """A library's first segment (offset 0) appears once per time it is loaded."""
-    heads = [r for r in regions if r.kind == "lib" and r.offset == 0]
+    """Each load of a library maps its code once: an executable mapping of the file (a file
+    merely mapped, read-only, as data has none)."""
+    heads = [r for r in regions if r.kind == "lib" and r.perms[2] == "x"]
     found = []
     by_inode: dict[tuple[str, int], list[Region]] = {}
     by_name: dict[str, set[str]] = {}

@@ -38,9 +38,13 @@ def test_each_finding():
         region(0x900000, 4096, "rw-p", "/var/db/data.bin", "file", Rss=2048,
                Private_Dirty=2000),  # a file's pages copied and written
         region(0x7E0000000, 100, "rwxp", "/opt/app/plugin.so", "lib", inode=5),
-        region(0x7F0000000, 100, "r--p", "/usr/lib/libz.so.1", "lib", inode=7),
-        region(0x7F1000000, 100, "r--p", "/usr/lib/libz.so.1", "lib", inode=7),
-        region(0x7F2000000, 100, "r--p", "/opt/old/libz.so.1", "lib", inode=9),
+        region(0x7F0000000, 100, "r-xp", "/usr/lib/libz.so.1", "lib", inode=7),
+        region(0x7F1000000, 100, "r-xp", "/usr/lib/libz.so.1", "lib", inode=7),
+        region(0x7F2000000, 100, "r-xp", "/opt/old/libz.so.1", "lib", inode=9),
+        # libc mapped read-only as data (python's mmap of a file), beside its one load
+        region(0x7F5000000, 100, "r--p", "/usr/lib/libc.so.6", "lib", inode=13),
+        region(0x7F6000000, 100, "r--p", "/usr/lib/libc.so.6", "lib", inode=13),
+        region(0x7F6100000, 100, "r-xp", "/usr/lib/libc.so.6", "lib", 0x1000, inode=13),
         region(0x7F3000000, 100, "r-xp", "/usr/lib/libold.so.2 (deleted)", "lib", inode=11),
         region(0x7F4000000, 100, "rw-s", "/memfd:jit (deleted)", "shm"),  # not an upgrade
     ]

@@ -20,13 +20,16 @@ def _gdbmem_setup() -> None:
         gdb.write("gdbmem: needs Python 3.9 or newer, and this gdb embeds Python %d.%d; "
                   "use a newer gdb\n" % sys.version_info[:2], gdb.STDERR)
         return
-    try:
-        here = os.path.dirname(os.path.abspath(__file__))
-    except NameError:  # very old gdbs do not set __file__ for sourced scripts
+    # Where this very file is: its code's own file name. __file__ is the outermost script
+    # gdb sources (a script that does gdb.execute("source .../gdbinit.py") keeps its own),
+    # and very old gdbs set none.
+    source = _gdbmem_setup.__code__.co_filename
+    if not source or source.startswith("<"):
         gdb.write("gdbmem: cannot tell where gdbinit.py is; use "
                   "`python sys.path.insert(0, '/path/to/gdbmem')` then `python import gdbmem."
                   "commands; gdbmem.commands.register()`\n", gdb.STDERR)
         return
+    here = os.path.dirname(os.path.abspath(source))
     if here not in sys.path:
         sys.path.insert(0, here)
     site = os.path.join(here, ".venv", "lib", "python%d.%d" % sys.version_info[:2], "site-packages")

@@ -90,6 +90,19 @@ def test_sourcing_twice_from_another_directory(layout_program, tmp_path):
     assert_no_traceback(session)
 
 
+def test_sourced_from_inside_another_python_script(tmp_path):
+    """outer.py does gdb.execute("source .../gdbinit.py"): __file__ is outer.py's there, and
+    gdbinit.py still finds its package beside itself."""
+    outer = tmp_path / "outer.py"
+    outer.write_text(f"import gdb\ngdb.execute('source {GDBINIT}')\n"
+                     "print(gdb.execute('help memmap', to_string=True).splitlines()[0])\n")
+    done = subprocess.run(["gdb", "-nx", "-batch", "-x", str(outer)], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert done.stdout.splitlines()[-1].startswith("Show every mapping of the process"), \
+        done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "gdbmem:" not in done.stderr
+
+
 def test_gdbinit_without_its_package_says_what_to_run(tmp_path):
     alone = tmp_path / "gdbinit.py"
     shutil.copy(GDBINIT, alone)

@@ -23,7 +23,7 @@ def _gdbmem_setup() -> None:
     # Where this very file is: its code's own file name. __file__ is the outermost script
     # gdb sources (a script that does gdb.execute("source .../gdbinit.py") keeps its own),
     # and very old gdbs set none.
-    source = _gdbmem_setup.__code__.co_filename
+    source = sys._getframe(0).f_code.co_filename
     if not source or source.startswith("<"):
         gdb.write("gdbmem: cannot tell where gdbinit.py is; use "
                   "`python sys.path.insert(0, '/path/to/gdbmem')` then `python import gdbmem."

@@ -231,3 +231,16 @@ def test_a_process_killed_mid_dump_leaves_no_file(tmp_path):
     assert_one_clean_line(message)
     assert "exited during the read" in message
     assert os.listdir(tmp_path) == []
+
+
+def test_ctrl_c_stops_a_huge_sparse_dump(tmp_path):
+    """A dump of the 64 GiB reservation takes minutes (its zeros read and hashed); an
+    interrupt a second in ends it with one line and leaves no file (were it not seen, the
+    dump would run on past the test's time)."""
+    heaplike = build("heaplike")
+    session = run_gdb(["!(sleep 1; kill -INT $PPID) >/dev/null 2>&1 &",
+                       f"memdump {RESERVATION:#x} +64G {tmp_path}/huge.bin"], heaplike, ["8"],
+                      timeout=90)
+    assert session.error(f"memdump {RESERVATION:#x} +64G {tmp_path}/huge.bin") == (
+        "memdump: interrupted")
+    assert os.listdir(tmp_path) == []

@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-growth", type=int, default=LEAK_MIN_GROWTH_KB, metavar="KB")
     p.add_argument("--pid", type=int, metavar="N",
                    help="the snapshots of process N (when they are of several)")
+    p.add_argument("--all", action="store_true",
+                   help="every region, the stable ones too (folded into one line without)")
     p.add_argument("--json", action="store_true")
     _formats(p)
     p = sub.add_parser("check", help="suspicious patterns in a capture, and growth over its "
@@ -119,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", dest="output", required=True, metavar="FILE.html")
     p.add_argument("--force", action="store_true", help="replace FILE.html if it exists")
     p.add_argument("--min-growth", type=int, default=LEAK_MIN_GROWTH_KB, metavar="KB")
+    p.add_argument("--pid", type=int, metavar="N",
+                   help="the snapshots of process N (when they are of several)")
     p = sub.add_parser("verify", help="a memdump file against its description (FILE.json)")
     p.add_argument("file", metavar="FILE")
     p = sub.add_parser("capture", help="sample a live process's memory")
@@ -189,7 +193,7 @@ def _diff(args: argparse.Namespace) -> str:
 
 def _trend(args: argparse.Namespace) -> str:
     return trend_report(_snapshots(args.files), args.min_growth, args.json, _style(args),
-                        args.pid)
+                        args.pid, every=args.all)
 
 
 def _check(args: argparse.Namespace) -> str:
@@ -228,7 +232,8 @@ def _report(args: argparse.Namespace) -> str:
     records: list = []
     for path in args.files:
         records += _loaded(path, accounts)
-    last = records[-1] if records else None
+    of_pid = [r for r in records if args.pid is None or getattr(r, "pid", 0) == args.pid]
+    last = of_pid[-1] if of_pid else None
     account = (accounts.of_process(last.pid, last.taken_at)
                if isinstance(last, Record) else accounts.shown())
 
@@ -239,7 +244,8 @@ def _report(args: argparse.Namespace) -> str:
 
     page = html_report([item.snapshot if isinstance(item, Record) else item for item in records],
                        [getattr(item, "location", "") for item in records], args.min_growth,
-                       DEFAULTS, sites_of if account is not None else None, _source)
+                       DEFAULTS, sites_of if account is not None else None, _source,
+                       args.pid)
     with SafeFile(args.output, args.force, _warn) as out:
         out.write(page.encode("utf-8", "surrogateescape"))
     return f"gdbmem: a report of {len(records)} snapshots -> {args.output}\n"

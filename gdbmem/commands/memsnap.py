@@ -295,13 +295,15 @@ class TrendCommand(Command):
         "Example:\n  memsnap trend --json"))
     parser.add_argument("--pid", type=int, metavar="N",
                         help="the snapshots of process N (when they are of several)")
+    parser.add_argument("--all", action="store_true",
+                        help="every region, the stable ones too (folded into one line without)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         records = state().session.records
         of_pid = [r for r in records if args.pid is None or r.pid == args.pid]
         write(trend_report([r.snapshot for r in records], leak_min_growth_kb(),
                            args.json, text_style(from_tty, args.format), args.pid,
-                           _sites_for(of_pid)))
+                           _sites_for(of_pid), every=args.all))
 
 
 class ClearCommand(Command):
@@ -380,12 +382,15 @@ class ReportCommand(Command):
         "the same data as JSON.\n\nExample:\n  memsnap report leak.html")
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    parser.add_argument("--pid", type=int, metavar="N",
+                        help="the snapshots of process N (when they are of several)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         records = named(state().session.records)
+        of_pid = [r for r in records if args.pid is None or r.pid == args.pid]
         page = html_report([r.snapshot for r in records], [r.location for r in records],
-                           leak_min_growth_kb(), check_thresholds(), _sites_for(records),
-                           _source)
+                           leak_min_growth_kb(), check_thresholds(), _sites_for(of_pid),
+                           _source, args.pid)
         with SafeFile(args.file, args.force, self.note) as out:
             out.write(page.encode("utf-8", "surrogateescape"))
         write(f"memsnap: a report of {len(records)} snapshots -> {args.file}\n")

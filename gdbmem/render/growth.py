@@ -87,18 +87,29 @@ def diff_text(result: Diff, a: int, b: int, style: TextStyle = PLAIN) -> str:
 
 
 def trend_text(trends: Sequence[Trend], process: str, process_series: Sequence[int],
-               style: TextStyle = PLAIN, flat_below_kb: int = 0) -> str:
+               style: TextStyle = PLAIN, flat_below_kb: int = 0, every: bool = False) -> str:
+    """The trend as a table: what grew or shrank first; the stable regions folded into one
+    line unless `every` (`--all`)."""
     head = (f"process: {process}  RSS {format_kb(process_series[0])} -> "
             f"{format_kb(process_series[-1])}  "
             f"{sparkline(process_series, flat_below_kb=flat_below_kb)}\n")
+    moved = [t for t in trends if t.verdict != "stable"]
+    stable = [t for t in trends if t.verdict == "stable"]
+    shown = moved + stable if every else moved
+    folded = ""
+    if stable and not every:
+        folded = (f"{'and ' if moved else 'no region grew or shrank: '}{len(stable)} stable "
+                  f"region{'s' if len(stable) != 1 else ''} (--all lists them)\n")
+    if not shown:
+        return head + folded
     rows = [(t.verdict, _signed_kb(t.growth_kb_per_snapshot), _signed_kb(t.growth_kb_per_second),
              format_kb(t.series_kb[0]), format_kb(t.series_kb[-1]),
              sparkline(t.series_kb, flat_below_kb=flat_below_kb),
-             t.kind, t.key) for t in trends]
+             t.kind, t.key) for t in shown]
     columns = [Column("Verdict", "<", VERDICT_TOKENS.get), Column("Per snap"), Column("Per s"),
                Column("First"), Column("Last"), Column("RSS", "<"),
                Column("Kind", "<", KIND_TOKENS.get), Column("Region", "<", clean=False)]
-    return head + render_table(columns, list(zip(*rows)), style)
+    return head + render_table(columns, list(zip(*rows)), style) + folded
 
 
 # Reports: each one's text and JSON, for memsnap in gdb and the gdbmem command alike ----------
@@ -161,25 +172,33 @@ def diff_report(a: Snapshot, b: Snapshot, a_number: int, b_number: int, as_json:
 SitesOf = Callable[[Sequence[Region]], Sequence[Site]]
 
 
-def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
-                 style: TextStyle = PLAIN, pid: int | None = None,
-                 sites_of: SitesOf | None = None,
-                 trends: Sequence[Trend] | None = None) -> str:
-    """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
-    when they are of several: a fork's child, a program run again). sites_of(regions), when
-    memtrace traced the process, gives the top call sites holding memory in the regions a
-    leaking or growing key has in the last snapshot: said under the table, and in JSON.
-    `trends`: of these snapshots, when the caller has them already."""
+def of_one_process(snapshots: Sequence[Snapshot], pid: int | None) -> list[int]:
+    """The indices of the snapshots of one process: `pid`, needed when they are of several
+    (a fork's child, a program run again)."""
     processes = _processes(snapshots)
     if pid is not None:
         if pid not in processes:
             raise UsageError(f"no snapshot is of process {pid} (they are of "
                              f"{', '.join(map(str, processes)) or 'no known process'})")
-        snapshots = [s for s in snapshots if s.pid == pid]
-    elif len(processes) > 1:
+        return [i for i, s in enumerate(snapshots) if s.pid == pid]
+    if len(processes) > 1:
         raise UsageError(f"the snapshots are of {len(processes)} processes "
                          f"({', '.join(map(str, processes))}): a trend follows one, so choose "
                          "it with --pid N")
+    return list(range(len(snapshots)))
+
+
+def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
+                 style: TextStyle = PLAIN, pid: int | None = None,
+                 sites_of: SitesOf | None = None,
+                 trends: Sequence[Trend] | None = None, every: bool = False) -> str:
+    """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
+    when they are of several: a fork's child, a program run again). sites_of(regions), when
+    memtrace traced the process, gives the top call sites holding memory in the regions a
+    leaking or growing key has in the last snapshot: said under the table, and in JSON.
+    `trends`: of these snapshots, when the caller has them already. The text folds the
+    stable regions unless `every`."""
+    snapshots = [snapshots[i] for i in of_one_process(snapshots, pid)]
     if len(snapshots) < 2:
         raise UsageError("a trend needs two snapshots or more "
                          f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")
@@ -202,7 +221,7 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
             regions.append(entry)
         return jsonout.report({"verdict": verdict, "snapshots": len(snapshots),
                               "process_series_kb": series, "regions": regions}, style)
-    text = trend_text(region_trends, verdict, series, style, min_growth_kb)
+    text = trend_text(region_trends, verdict, series, style, min_growth_kb, every)
     lines = [f"  {key}: {frame_text(s.frame)} holds {format_bytes(s.held)}"
              for key, found in sites.items() for s in found]
     if lines:

@@ -37,7 +37,13 @@ from gdbmem.errors import UsageError
 from gdbmem.model import Region, Snapshot
 from gdbmem.render import jsonout
 from gdbmem.render.checks import check_report
-from gdbmem.render.growth import SitesOf, diff_report, trend_report
+from gdbmem.render.growth import (
+    SitesOf,
+    diff_report,
+    of_one_process,
+    trend_report,
+    trend_text,
+)
 from gdbmem.render.table import TextStyle
 from gdbmem.render.trace import frame_text
 from gdbmem.trace.fold import Frame, Site
@@ -188,11 +194,29 @@ pre {{ font-size: 0.85em; }} .site {{ margin-bottom: 0.2em; }}
 """
 
 
+def _trend_tables(trends: Sequence[Trend], series: Sequence[int], style: TextStyle,
+                  min_growth_kb: int) -> str:
+    """What grew or shrank, then the stable regions folded (a <details> a reader opens)."""
+    def table(chosen: Sequence[Trend]) -> str:
+        return trend_text(chosen, "", series, style, min_growth_kb, every=True).split("\n", 1)[1]
+
+    moved = [t for t in trends if t.verdict != "stable"]
+    stable = [t for t in trends if t.verdict == "stable"]
+    out = table(moved) if moved else "<p>No region grew or shrank.</p>\n"
+    if stable:
+        out += (f"<details><summary>{len(stable)} stable region{'s' if len(stable) != 1 else ''}"
+                f"</summary>\n{table(stable)}</details>\n")
+    return out
+
+
 def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth_kb: int,
                 thresholds: Thresholds, sites_of: SitesOf | None = None,
-                source: Source | None = None) -> str:
+                source: Source | None = None, pid: int | None = None) -> str:
     """The whole page (see the module's docstring); `labels` say where each snapshot was
-    taken; sites_of and source, when memtrace traced the process."""
+    taken; sites_of and source, when memtrace traced the process; of the snapshots of
+    process `pid` (needed when they are of several)."""
+    chosen = of_one_process(snapshots, pid)
+    snapshots, labels = [snapshots[i] for i in chosen], [labels[i] for i in chosen]
     if len(snapshots) < 2:
         raise UsageError("a report needs two snapshots or more "
                          f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")
@@ -237,8 +261,7 @@ def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth
             for kind, colour in KIND_COLOURS.items()
             if any((r.kind or "anon") == kind for r in last.regions)),
         sites=_sites_html(sites, source), findings=html.escape(findings),
-        trend_table=trend_report(snapshots, min_growth_kb, False, style,
-                                 trends=trends).split("\n", 1)[1],
+        trend_table=_trend_tables(trends, trend["process_series_kb"], style, min_growth_kb),
         diff_table=diff_report(first, last, 1, len(snapshots), False,
                                style).split("\n", 1)[1],
         data=jsonout.dumps(data).replace("</", "<\\/"))

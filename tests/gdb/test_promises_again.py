@@ -92,3 +92,27 @@ def test_memsnap_on_twice_is_one_breakpoint(tmp_path):
     assert_no_traceback(session)
     assert session.nth("memsnap on tick", 1)["output"].startswith("memsnap: already on:")
     assert len(session.json("memsnap list --json")) == 5
+
+
+def test_two_processes_report_and_trend_by_pid_and_stable_regions_fold(tmp_path):
+    """Two runs: a report, as a trend, asks for --pid N, and takes it; the trend folds its
+    stable regions into one line, and --all lists them."""
+    leaks = build("leaks")
+    report = tmp_path / "r.html"
+    last_pid = "import gdbmem.commands.state as s; pid = s.state().session.records[-1].pid; "
+    session = run_gdb([
+        f"set gdbmem snapshot-dir {tmp_path}/j", "memsnap on tick", "run", "run",
+        f"memsnap report {report}",
+        f"python {last_pid}gdb.execute('memsnap report {report} --pid %d' % pid)",
+        f"python {last_pid}print(gdb.execute('memsnap trend --pid %d' % pid, to_string=True))",
+        f"python {last_pid}"
+        "print(gdb.execute('memsnap trend --all --pid %d' % pid, to_string=True))",
+    ], leaks, ["heap", "24", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    assert_error(session, f"memsnap report {report}", "choose it with --pid N")
+    assert session.results[5]["ok"], session.results[5]["error"]
+    assert "gdbmem-report-1" in report.read_text()
+    folded, every = (r["output"] for r in session.results[-2:])
+    assert "stable regions (--all lists them)" in folded and "[heap]" in folded
+    assert "stable" not in "".join(line.split()[0] for line in folded.splitlines()[3:-2])
+    assert len(every.splitlines()) > len(folded.splitlines())

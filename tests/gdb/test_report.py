@@ -63,13 +63,22 @@ def test_the_report_says_what_leaks_and_where(hunt):
 def test_the_html_tables_say_the_trend_s_numbers(hunt):
     gdb, d = hunt
     page = (d / "leak.html").read_text()
-    trend_table = page.split("<h2>Trend</h2>")[1].split("</table>")[0]
-    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row)
-            for row in re.findall(r"<tr>(.*?)</tr>", trend_table, re.S)]
-    rows = [[html.unescape(c).strip() for c in r] for r in rows if r]
-    by_key = {r[-1]: r for r in rows}
-    for region in gdb.json("memsnap trend --json")["regions"]:
-        row = by_key[region["key"]]
+    section = page.split("<h2>Trend</h2>")[1].split("<h2>")[0]
+    # What grew or shrank first; the stable regions folded in a <details> a reader opens.
+    moved, folded = section.split("<details>")
+
+    def rows_of(part):
+        rows = [re.findall(r"<td[^>]*>(.*?)</td>", row)
+                for row in re.findall(r"<tr>(.*?)</tr>", part, re.S)]
+        return {r[-1]: r for r in ([html.unescape(c).strip() for c in r] for r in rows if r)}
+
+    first, stable = rows_of(moved), rows_of(folded)
+    regions = gdb.json("memsnap trend --json")["regions"]
+    assert {r["key"] for r in regions if r["verdict"] != "stable"} == set(first)
+    assert {r["key"] for r in regions if r["verdict"] == "stable"} == set(stable)
+    assert f"<summary>{len(stable)} stable regions</summary>" in folded
+    for region in regions:
+        row = {**first, **stable}[region["key"]]
         assert row[0] == region["verdict"]
         assert (row[3], row[4]) == (format_kb(region["series_kb"][0]),
                                     format_kb(region["series_kb"][-1]))

@@ -19,7 +19,8 @@ EXEC = "exec"  # a process replaced its address space (gdb cleared its objfiles)
 NEW_PROGRAM = "new-program"  # gdb's objfiles were cleared or loaded (`file`, a run, an exec)
 INFERIOR_DELETED = "inferior-deleted"
 SNAPSHOTS_CLEARED = "snapshots-cleared"  # memsnap clear
-EVENTS = (EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED, SNAPSHOTS_CLEARED)
+COMMAND_DONE = "command-done"  # a command of gdbmem's has written its report
+EVENTS = (EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED, SNAPSHOTS_CLEARED, COMMAND_DONE)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -40,6 +41,11 @@ class Cache(dict, Generic[K, V]):  # type: ignore[type-arg]
         self.why = why  # what it keeps, and why those events make it stale
         self.close = close  # what to do with a value let go (an open file: close it)
         REGISTRY.append(self)
+
+    # A cache is itself, never equal to another that holds the same (the registry holds
+    # each once, and finds each by identity).
+    __eq__ = object.__eq__  # type: ignore[assignment]
+    __hash__ = object.__hash__  # type: ignore[assignment]
 
     def put(self, key: K, value: V) -> None:
         if key not in self and len(self) >= self.limit:

@@ -137,6 +137,7 @@ class Command(gdb.Command):
         except (Exception, KeyboardInterrupt) as exc:  # one line, the traceback on request
             raise gdb.GdbError(report_failure(self.name, exc)) from None
         finally:
+            _command_done()
             if collecting:
                 gc.enable()
 
@@ -180,6 +181,15 @@ def option_values(option: str, token: str) -> list[str]:
     from gdbmem.commands.regionspec import complete_names
 
     return complete_names(token)
+
+
+def _command_done() -> None:
+    """What a command parsed is given back as it ends (state.py's snapshots, the caches)."""
+    from gdbmem.commands.state import registered
+
+    owner = registered()
+    if owner is not None:
+        owner.session.command_done()
 
 
 def _is_expression(word: str) -> bool:

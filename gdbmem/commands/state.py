@@ -26,6 +26,11 @@ def create() -> State:
     return _state
 
 
+def registered() -> State | None:
+    """The state, if the commands are registered (None in a plain Python)."""
+    return _state
+
+
 def state() -> State:
     if _state is None:
         raise UsageError("gdbmem's commands are not registered: source gdbinit.py")

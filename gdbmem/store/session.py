@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from gdbmem.caches import SNAPSHOTS_CLEARED, stale
+from gdbmem.caches import COMMAND_DONE, SNAPSHOTS_CLEARED, stale
 from gdbmem.errors import OutputError, UsageError
 from gdbmem.store.codec import framed
 from gdbmem.store.delta import KEYFRAME, SAME
@@ -118,6 +118,12 @@ class Session:
             have = f"1 to {len(self.records)}" if self.records else "none yet"
             raise UsageError(f"no snapshot #{number} (there are {have})")
         return self.records[number - 1]
+
+    def command_done(self) -> None:
+        """A command has written its report: what it parsed is given back."""
+        for record in self.records:
+            record.let_parsed_go()
+        stale(COMMAND_DONE)
 
     def clear(self) -> None:
         self.records = []

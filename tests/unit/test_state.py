@@ -144,3 +144,17 @@ def test_a_cache_is_bounded_and_closes_what_it_lets_go():
             caches.Cache("bad", 1, {"sunrise"}, "")
     finally:
         caches.REGISTRY.remove(cache)
+
+
+def test_what_a_command_parsed_is_given_back(tmp_path):
+    from gdbmem.store.record import PARSED, Record
+    from gdbmem.store.session import Session
+    from tests.helpers import fixture
+
+    session = Session()
+    for n in range(3):
+        session.add(Record(1, float(n), fixture("layout.smaps")), lambda: str(tmp_path))
+    assert len(session.records[-1].snapshot.regions) == 35 and PARSED
+    session.command_done()
+    assert not PARSED and all(r._snapshot is None for r in session.records)
+    assert len(session.records[0].snapshot.regions) == 35  # parsed again when looked at

@@ -59,3 +59,14 @@ def parse_size(text: str) -> int:
         raise UsageError(f"bad size {text!r}: use a number with an optional unit, like 64k or 100M")
     number, unit = float(m.group(1)), m.group(2).upper()
     return int(number * 1024 ** (" KMGTPE".index(unit) if unit else 0))
+
+
+def format_seconds(seconds: float) -> str:
+    """A span of time as a reader says it: '22 ms', '1.5 s', '2.5 min', '1.2 h'."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.001 else f"{seconds * 1e6:.0f} µs"
+    if seconds < 60:
+        return f"{seconds:.3g} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"

@@ -47,7 +47,7 @@ from gdbmem.render.growth import (
 from gdbmem.render.table import TextStyle
 from gdbmem.render.trace import frame_text
 from gdbmem.trace.fold import Frame, Site
-from gdbmem.units import format_bytes, format_kb
+from gdbmem.units import format_bytes, format_kb, format_seconds
 
 # Kinds' colours in the pictures: mid-tones, read on white.
 KIND_COLOURS = {
@@ -72,21 +72,61 @@ def _svg(chart: pygal.graph.graph.Graph) -> str:
     return chart.render(is_unicode=True)
 
 
+def _nice_step(span: float, count: int = 7) -> float:
+    """A step of 1, 2 or 5 times a power of ten that cuts `span` into about `count`."""
+    raw = span / count
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if raw <= m * power * (1 + 1e-9))
+
+
+# The unit a span of time reads in, by the span: (the longest span in it, name, per second).
+_TIME_UNITS = ((2e-3, "µs", 1e6), (2.0, "ms", 1e3), (120.0, "s", 1.0), (7200.0, "min", 1 / 60))
+
+
+def time_ticks(times: Sequence[float]) -> list[str]:
+    """A label under each snapshot of a chart over time: about eight nice, distinct times
+    since the first, in the unit the whole span reads in (0 ms, 5 ms, 10 ms ...; 0 s,
+    0.5 s ...; 0 min, 20 min ...), each under the first snapshot taken at or after it, and
+    nothing under the others: readable at any count."""
+    labels = [""] * len(times)
+    if not times:
+        return labels
+    start, span = times[0], times[-1] - times[0]
+    if span <= 0:
+        labels[0] = "0 s"
+        return labels
+    unit, scale = next(((u, k) for most, u, k in _TIME_UNITS if span < most), ("h", 1 / 3600))
+    step = _nice_step(span * scale)  # in that unit
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    i = 0
+    for k in range(int(span * scale / step + 1e-9) + 1):
+        moment = k * step / scale  # seconds
+        while i < len(times) and times[i] - start < moment - step / scale * 1e-6:
+            i += 1
+        if i == len(times):
+            break
+        if not labels[i]:
+            number = f"{k * step:.{decimals}f}"
+            labels[i] = f"{number.rstrip('0').rstrip('.') if '.' in number else number} {unit}"
+    return labels
+
+
 def rss_chart(snapshots: Sequence[Snapshot], trends: Sequence[Trend]) -> str:
-    """RSS of each region that grew or shrank, stacked by kind, over the snapshots' time."""
+    """RSS of each region that grew or shrank, stacked by kind, over the snapshots' time,
+    from 0 up."""
     moved = [t for t in trends if t.series_kb[0] != t.series_kb[-1] or t.verdict != "stable"]
     moved.sort(key=lambda t: (t.kind, -max(t.series_kb)))
     shown, rest = moved[:MOST_LINES], moved[MOST_LINES:]
-    start = snapshots[0].taken_at
     chart = pygal.StackedLine(
         fill=True, show_dots=False, width=900, height=380, js=[], truncate_legend=60,
-        legend_at_bottom=True, x_title="seconds since the first snapshot", y_title="RSS, kB",
+        truncate_label=-1, include_x_axis=True, show_x_guides=False, legend_at_bottom=True,
+        x_title="time since the first snapshot (a point per snapshot)", y_title="RSS, kB",
         style=_chart_style([KIND_COLOURS.get(t.kind, "#455a64") for t in shown] + ["#b0bec5"]))
     chart.title = "RSS over time of what grew or shrank"
-    span = snapshots[-1].taken_at - start
-    digits = 1 if span >= 10 else 2 if span >= 1 else 3
-    chart.x_labels = [f"{s.taken_at - start:.{digits}f}" for s in snapshots]
-    chart.x_labels_major_count = 8
+    chart.x_labels = time_ticks([s.taken_at for s in snapshots])
+    # Only the ticks are drawn (a snapshot without a label has no guide, no text: 5,000
+    # snapshots stay a small page).
+    chart.x_labels_major = [label for label in chart.x_labels if label]
     chart.show_minor_x_labels = False
     for t in shown:
         chart.add(f"{t.verdict}: {t.key} ({t.kind})", t.series_kb)
@@ -95,41 +135,93 @@ def rss_chart(snapshots: Sequence[Snapshot], trends: Sequence[Trend]) -> str:
     return _svg(chart)
 
 
-def address_chart(regions: Sequence[Region]) -> str:
-    """Every region in address order, its width to a log scale (the 47-bit space is mostly
-    empty: gaps are left out), coloured by kind; the resident share of each solid, the rest
-    pale. Neighbours of one kind are drawn as one run."""
-    runs: list[list] = []  # [kind, log width, resident kB, size kB, first start]
+ADDRESS_WIDTH, ADDRESS_BAR = 900, 48  # the address-space picture: its width, its bar's height
+
+
+def _runs(regions: Sequence[Region]) -> list[dict]:
+    """Neighbours of one kind and one name as one run, each as wide as log2 of its size;
+    the smallest folded into their left neighbour past MOST_RUNS."""
+    runs: list[dict] = []
     for r in regions:
-        width = math.log2(max(r.size_kb, 1)) + 1
         kind = r.kind or "anon"
-        if runs and runs[-1][0] == kind:
+        name = r.path or f"[{kind}]"
+        width = math.log2(max(r.size_kb, 1)) + 1
+        if runs and (runs[-1]["kind"], runs[-1]["names"][0]) == (kind, name):
             run = runs[-1]
-            run[1] += width
-            run[2] += r.rss_kb or 0
-            run[3] += r.size_kb
         else:
-            runs.append([kind, width, r.rss_kb or 0, r.size_kb, r.start])
-    while len(runs) > MOST_RUNS:  # fold the smallest runs into their left neighbour
-        i = min(range(1, len(runs)), key=lambda k: runs[k][1])
-        runs[i - 1][1] += runs[i][1]
-        runs[i - 1][2] += runs[i][2]
-        runs[i - 1][3] += runs[i][3]
-        del runs[i]
-    colours = []
-    for kind, _, _, _, _ in runs:
-        colours += [KIND_COLOURS.get(kind, "#455a64"), KIND_COLOURS.get(kind, "#455a64") + "40"]
-    chart = pygal.HorizontalStackedBar(
-        show_legend=False, width=900, height=160, js=[], show_y_labels=False,
-        x_title="regions in address order, each as wide as log2 of its size; solid: resident",
-        style=_chart_style(colours))
-    chart.title = "The address space"
-    for kind, width, rss, size, start in runs:
-        share = min(rss / size, 1.0) if size else 0.0
-        label = f"{kind} at {start:#x}: {format_kb(size)}, {format_kb(rss)} resident"
-        chart.add(label, [width * share])
-        chart.add(label, [width * (1 - share)])
-    return _svg(chart)
+            run = {"kind": kind, "names": [name], "start": r.start, "width": 0.0, "rss": 0,
+                   "size": 0, "regions": 0}
+            runs.append(run)
+        run["width"] += width
+        run["rss"] += r.rss_kb or 0
+        run["size"] += r.size_kb
+        run["regions"] += 1
+        run["end"] = r.end
+    while len(runs) > MOST_RUNS:
+        i = min(range(1, len(runs)), key=lambda k: runs[k]["width"])
+        left, run = runs[i - 1], runs.pop(i)
+        for key in ("width", "rss", "size", "regions"):
+            left[key] += run[key]
+        left["end"] = run["end"]
+        left["names"] += [n for n in run["names"] if n not in left["names"]]
+    return runs
+
+
+def address_chart(regions: Sequence[Region]) -> str:
+    """Every region in address order, as wide as log2 of its size (the 47-bit space is
+    mostly empty: gaps are left out), coloured by kind; the resident share of each solid,
+    the rest pale. Each block has a title a browser shows on hover (name, bounds, size,
+    resident); the large ones are labelled; addresses stand on the axis below."""
+    runs = _runs(regions)
+    total = sum(run["width"] for run in runs) or 1.0
+    scale = ADDRESS_WIDTH / total
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="address-space" '
+             f'width="{ADDRESS_WIDTH}" height="{ADDRESS_BAR + 70}" '
+             f'viewBox="0 0 {ADDRESS_WIDTH} {ADDRESS_BAR + 70}" font-family="sans-serif">']
+    x = 0.0
+    labelled_until = -1.0
+    for run in runs:
+        width = run["width"] * scale
+        colour = KIND_COLOURS.get(run["kind"], "#455a64")
+        share = min(run["rss"] / run["size"], 1.0) if run["size"] else 0.0
+        names = ", ".join(run["names"][:3]) + (" ..." if len(run["names"]) > 3 else "")
+        title = (f"{names} ({run['kind']}): {run['start']:#x}-{run['end']:#x}, "
+                 f"{run['regions']} region{'s' if run['regions'] != 1 else ''}, "
+                 f"{format_kb(run['size'])}, {format_kb(run['rss'])} resident")
+        parts.append(f'<g class="block"><title>{html.escape(title)}</title>'
+                     f'<rect x="{x:.2f}" y="0" width="{width * share:.2f}" '
+                     f'height="{ADDRESS_BAR}" fill="{colour}"/>'
+                     f'<rect x="{x + width * share:.2f}" y="0" '
+                     f'width="{width * (1 - share):.2f}" height="{ADDRESS_BAR}" '
+                     f'fill="{colour}" fill-opacity="0.25"/></g>')
+        if width >= 70 and x >= labelled_until:
+            name = run["names"][0]
+            short = name.rsplit("/", 1)[-1] if name.startswith("/") else name
+            parts.append(f'<text x="{x + 3:.2f}" y="{ADDRESS_BAR + 14}" font-size="11">'
+                         f'{html.escape(short[:24])}</text>'
+                         f'<text x="{x + 3:.2f}" y="{ADDRESS_BAR + 27}" font-size="10" '
+                         f'fill="#555">{format_kb(run["size"])}, {format_kb(run["rss"])} RSS'
+                         '</text>')
+            labelled_until = x + max(width, 120)
+        x += width
+    # Addresses under the blocks' left edges, far enough apart to read (the last one's
+    # text ends at its edge).
+    edges, at = [], 0.0
+    for run in runs:
+        if not edges or at - edges[-1][0] >= 130:
+            edges.append((at, run["start"]))
+        at += run["width"] * scale
+    if len(edges) > 1 and ADDRESS_WIDTH - edges[-1][0] < 65:
+        edges.pop()  # no room for its text at the right end
+    for at, start in edges:
+        parts.append(f'<line x1="{at:.2f}" x2="{at:.2f}" y1="{ADDRESS_BAR}" '
+                     f'y2="{ADDRESS_BAR + 34}" stroke="#999"/>'
+                     f'<text x="{at + 2:.2f}" y="{ADDRESS_BAR + 46}" font-size="10">'
+                     f'{start:#x}</text>')
+    parts.append(f'<text x="0" y="{ADDRESS_BAR + 64}" font-size="11" fill="#555">addresses, '
+                 "low to high (not to scale: the gaps between regions are left out, and each "
+                 "block is as wide as log2 of its size); solid: resident</text></svg>")
+    return "".join(parts)
 
 
 def _source_lines(frame: Frame, source: Source | None) -> str:
@@ -238,7 +330,7 @@ def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth
         for name, attr in (("RSS", "rss_kb"), ("PSS", "pss_kb"), ("USS", "uss_kb"),
                            ("Swap", "swap_kb")))
     places = sorted(set(filter(None, labels)))
-    span = (f"{len(snapshots)} snapshots over {last.taken_at - first.taken_at:.1f} s, "
+    span = (f"{len(snapshots)} snapshots over {format_seconds(last.taken_at - first.taken_at)}, "
             f"from {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(first.taken_at))}, of "
             f"{html.escape(last.exe or 'an unnamed program')} (pid {last.pid}), taken at "
             f"{html.escape(', '.join(places[:5]) or 'no named place')}"

@@ -55,7 +55,10 @@ class Tracer:
         self.accounts = Accounts()
         self.catchpoint: gdb.Breakpoint | None = None
         self.depth = 12
-        self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
+        # By thread: the call entered and not yet returned (its number, arguments, stack,
+        # the account's clock at the entry, and what the ledger took out then).
+        self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...], int, list | None]]
+        self.pending = {}
 
     def hit(self) -> None:
         """At each hit of the catchpoint, with the thread that hit it selected (called by the
@@ -68,15 +71,19 @@ class Tracer:
         account = self._account(thread.inferior, pid)
         if rax == _ENOSYS and number in CALLS:  # the entry: arguments and stack
             args = tuple(int(frame.read_register(r)) & MASK64 for r in _ARGUMENTS)
-            self.pending[tid] = (number, args, _stack(frame, self.depth, account))
+            # A call that takes memory away takes it at its entry: another thread may be
+            # given the same addresses before this one's return is seen.
+            self.pending[tid] = (number, args, _stack(frame, self.depth, account),
+                                 account.tick(), account.ledger.enter(CALLS[number], args))
             return
         entered = self.pending.pop(tid, None)
         if entered is None or entered[0] != number:
             return  # a return whose entry was before tracing began
         name = CALLS[number]
+        _, args, pcs, at_entry, parked = entered
         length = _attached_size(rax) if name == "shmat" and rax > 0 else 0
-        event = Event(name, entered[1], rax, length, entered[2], tid, time.time())
-        account.record(event)
+        event = Event(name, args, rax, length, pcs, tid, time.time(), at_entry, account.tick())
+        account.record(event, parked)
         # Into the journal at once, with the names first seen: a crash of gdb loses none.
         self.session.add_lines(lambda serial: account.journal_lines(event, serial), event.time,
                                snapshot_directory, _warn, journal_max_bytes)
@@ -86,9 +93,17 @@ class Tracer:
         if account is None:
             program = getattr(inferior.progspace, "filename", None) or ""
             account = self.accounts.begin(pid, program, time.time())
+            _seed(account)
             # Calls entered in another address space return in none of this one's.
             self.pending = {t: p for t, p in self.pending.items() if _alive_in(inferior, t)}
         return account
+
+    def resumed(self) -> None:
+        """Tracing starts again (memtrace on) in a process traced before: what changed
+        meanwhile is nobody's, so the heap's end and the reservations are taken again."""
+        account = self.accounts.live_for(gdb.selected_inferior().pid)
+        if account is not None:
+            _seed(account)
 
     def ended(self, pid: int, why: str) -> None:
         """Process `pid`'s address space is gone (events.py): its account is history."""
@@ -115,6 +130,27 @@ class Tracer:
         return self.accounts.of_process(pid, at)
 
 
+def _seed(account: Account) -> None:
+    """Where the heap ends now, and the reservations an arena may grow into, as the target's
+    map says: tracing that starts late (at a stop, after memtrace off or clear) has not seen
+    the brk or mmap calls that made them. Without a heap yet, its end is the process's
+    start_brk (its 47th stat field)."""
+    try:
+        target = current()
+        regions = target.maps()
+        heap = [r for r in regions if r.path == "[heap]"]
+        brk = heap[-1].end if heap else None
+        if brk is None:
+            stat = target.read_proc("stat")
+            fields = stat[stat.rfind(b")") + 2:].split()
+            brk = int(fields[44]) if len(fields) > 44 else None
+        reservations = [(r.start, r.end) for r in regions
+                        if r.perms.startswith("---") and not r.path]
+    except (TargetError, ValueError):
+        return
+    account.ledger.seed(brk, reservations)
+
+
 def _alive_in(inferior: gdb.Inferior, tid: int) -> bool:
     return any(t.ptid[1] == tid for t in inferior.threads() if t.is_valid())
 
@@ -132,8 +168,15 @@ def _stack(frame: gdb.Frame, depth: int, account: Account) -> tuple[int, ...]:
             if not account.knows(pc):
                 account.name(name_pc(pc))
             pcs.append(pc)
+            if account.resolve(pc).function in _OUTERMOST:
+                break  # past it gdb unwinds into garbage (`#10 0x0`)
         frame = frame.older()
     return tuple(pcs)
+
+
+# Where a program's and a thread's stacks begin.
+_OUTERMOST = frozenset({"_start", "clone", "clone3", "__clone", "__clone3", "__GI___clone3",
+                        "__GI___clone"})
 
 
 def _attached_size(address: int) -> int:
@@ -275,6 +318,8 @@ class OnCommand(Command):
             write(f"memtrace: already on (catchpoint {owner.catchpoint.number}); depth "
                   f"{args.depth}\n")
             return
+        if inferior.pid:
+            owner.resumed()
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)
         owner.catchpoint = max(gdb.breakpoints(), key=lambda b: b.number)
         owner.catchpoint.condition = _CONDITION

@@ -30,15 +30,31 @@ def sites_report(sites: Sequence[Site], as_json: bool, style: TextStyle = PLAIN,
     if not sites:
         return f"memtrace: nothing is held{f' in {region}' if region else ''}\n"
     rows = [(str(n), format_bytes(s.held), format_bytes(s.mapped), format_bytes(s.unmapped),
-             str(s.calls), ",".join(s.kinds), frame_text(s.frame))
+             str(s.calls), ",".join(s.kinds),
+             f"{frame_text(s.frame)}: malloc's pool" if s.pool else frame_text(s.frame))
             for n, s in enumerate(sites, 1)]
     head = f"held in {region}:\n" if region else ""
-    return head + render_table(_COLUMNS, list(zip(*rows)), style)
+    return head + render_table(_COLUMNS, list(zip(*rows)), style) + pool_lines(sites)
+
+
+def pool_lines(sites: Sequence[Site]) -> str:
+    """Under the table: who grew malloc's pool, and that this is not who holds it."""
+    lines = []
+    for s in sites:
+        if s.pool and s.grown_by:
+            grown = ", ".join(f"{frame_text(f)} ({format_bytes(size)})"
+                              for f, size in s.grown_by[:4])
+            more = f" and {len(s.grown_by) - 4} more" if len(s.grown_by) > 4 else ""
+            lines.append(f"[{s.pool}] is malloc's pool, grown by {grown}{more}: they found it "
+                         "empty, which does not say they hold it (the blocks malloc handed "
+                         "out do; no system call shows them)")
+    return "".join(line + "\n" for line in lines)
 
 
 def site_stacks(site: Site, number: int) -> str:
     """memtrace stack N: every call stack through the site, frame by frame."""
-    lines = [f"site {number}: {frame_text(site.frame)}, {site.calls} call"
+    what = f"{frame_text(site.frame)}: malloc's pool" if site.pool else frame_text(site.frame)
+    lines = [f"site {number}: {what}, {site.calls} call"
              f"{'s' if site.calls != 1 else ''}, {format_bytes(site.held)} held"]
     for k, frames in enumerate(site.stacks, 1):
         lines.append(f"stack {k}:")

@@ -183,6 +183,8 @@ def read_records(data: bytes, name: str = "",
                 torn(f"{where}the last record is cut short (gdb was killed while writing it?): "
                      f"dropped; {len(records)} complete snapshot"
                      f"{'s' if len(records) != 1 else ''} read")
+                if trace is not None:
+                    trace.file_ended()
                 return records
             raise ParseError(f"{where}not a snapshot record ({exc})", number) from None
     if trace is not None:

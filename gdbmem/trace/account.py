@@ -45,10 +45,37 @@ class Account:
         self.frames: dict[int, Frame] = {}
         self.unsaved: dict[int, Frame] = {}  # named, not yet in the journal
         self.journaled_in = 0  # the serial of the journal that holds its space line
+        self.clock = 0  # the account's stops so far: the order of entries and returns
 
-    def record(self, event: Event) -> None:
-        self.ledger.record(event.call, event.args, event.result, event.pcs, event.length)
+    def tick(self) -> int:
+        self.clock += 1
+        return self.clock
+
+    def record(self, event: Event, parked: list | None = None) -> None:
+        """A call as it returns; `parked`, what the ledger took out at its entry."""
+        self.ledger.record(event.call, event.args, event.result, event.pcs, event.length,
+                           parked)
         self.events.append(event)
+
+    def replay(self) -> None:
+        """The ledger again from the events (read from a file), each call taking memory away
+        at its entry and the rest at their returns, in the order they happened."""
+        self.ledger = Ledger()
+        steps = []
+        for n, e in enumerate(self.events):
+            if e.entered is None:
+                steps.append(((n, 0), 1, e))
+            else:
+                steps.append(((e.returned, 0), 1, e))
+                steps.append(((e.entered, 0), 0, e))
+        steps.sort(key=lambda step: step[0])
+        parked: dict[int, list | None] = {}
+        for _, phase, e in steps:
+            if phase == 0:
+                parked[id(e)] = self.ledger.enter(e.call, e.args)
+            else:
+                self.ledger.record(e.call, e.args, e.result, e.pcs, e.length,
+                                   parked.pop(id(e), None))
 
     def knows(self, pc: int) -> bool:
         return pc in self.frames
@@ -199,11 +226,14 @@ class Accounts:
             account.ended = "saved"
             self._by_file_number[number] = account
         if kind == TRACE_FORMAT:
-            account.record(Event.from_json(obj))
+            account.events.append(Event.from_json(obj))  # the ledger: when the file is read
         else:
             account.frames.update(frames_from_json(obj))
         return True
 
     def file_ended(self) -> None:
-        """A file has been read: the numbers in the next one are its own."""
+        """A file has been read: its accounts' ledgers are made, and the numbers in the next
+        one are its own."""
+        for account in self._by_file_number.values():
+            account.replay()
         self._by_file_number = {}

@@ -33,13 +33,19 @@ class Event(NamedTuple):
     pcs: tuple[int, ...]
     tid: int
     time: float
+    # The order of the call's entry and of its return among the account's stops (a call
+    # that takes memory away does so between them; with threads, others return meanwhile);
+    # None in files written before they were kept.
+    entered: int | None = None
+    returned: int | None = None
 
     def to_line(self, space: int = 1) -> bytes:
-        return (json.dumps({"format": TRACE_FORMAT, "space": space, "call": self.call,
-                            "args": list(self.args),
-                            "result": self.result, "length": self.length,
-                            "pcs": list(self.pcs), "tid": self.tid, "time": self.time},
-                           separators=(",", ":")) + "\n").encode("ascii")
+        obj = {"format": TRACE_FORMAT, "space": space, "call": self.call,
+               "args": list(self.args), "result": self.result, "length": self.length,
+               "pcs": list(self.pcs), "tid": self.tid, "time": self.time}
+        if self.entered is not None:
+            obj["entered"], obj["returned"] = self.entered, self.returned
+        return (json.dumps(obj, separators=(",", ":")) + "\n").encode("ascii")
 
     @classmethod
     def from_json(cls, obj: dict) -> Event:
@@ -58,11 +64,18 @@ class Event(NamedTuple):
         # The lengths a call takes: a range past the 64-bit space is no call that returned
         if any(numbers[i] > _LONGEST for i in _LENGTHS.get(call, ())):
             raise ValueError(f"a {call} of more than {_LONGEST:#x} bytes")
+        entered, returned = obj.get("entered"), obj.get("returned")
+        if (entered is None) != (returned is None):
+            raise ValueError("entered and returned go together")
+        if entered is not None:
+            entered, returned = _number(entered, "entered"), _number(returned, "returned")
+            if returned <= entered:
+                raise ValueError("a call returns after its entry")
         return cls(call, numbers,
                    _number(obj.get("result"), "result", signed=True),
                    _number(obj.get("length", 0), "length"),
                    tuple(_number(p, "a pc") for p in pcs), _number(obj.get("tid"), "tid"),
-                   float(moment))
+                   float(moment), entered, returned)
 
 
 def _number(value: Any, what: str, signed: bool = False) -> int:

@@ -1,14 +1,23 @@
 """From call stacks to call sites: each traced call is charged to the first frame of the
-program's own code, past the allocator's and libc's frames.
+program's own code, past the allocator's, libc's and the toolchain's frames.
 
-Folded frames (by function name): glibc's malloc family and its internals (malloc, calloc,
+Folded frames: by function name, glibc's malloc family and its internals (malloc, calloc,
 realloc, free, memalign and friends, _int_malloc, sysmalloc, new_heap, grow_heap, ...), C++'s
 operator new and new[], libc's wrappers of the traced calls (mmap, mmap64, munmap, mremap,
-brk, sbrk, mprotect, shmat, shmdt), and the entry points and internals of jemalloc (je_*),
+brk, sbrk, mprotect, shmat, shmdt), the entry points and internals of jemalloc (je_*),
 tcmalloc (tc_*, tcmalloc::) and mimalloc (mi_*, _mi_*), under glibc's internal names too
-(__GI___mmap64, __libc_malloc, _int_malloc), glibc's morecore, and ld.so's minimal
-malloc. A stack made only of such frames is charged to its last frame. Names come from gdb
-when a report is made, not at each call.
+(__GI___mmap64, __libc_malloc, _int_malloc), glibc's morecore, ld.so's minimal malloc, and
+Rust's allocation entry points (__rust_alloc, __rdl_alloc, alloc::...); by source file, the
+toolchain's own: libstdc++'s headers (/usr/include/c++/..., where every container's growth
+and std::allocator are) and Rust's standard library (/rustc/HASH/library/...), so a
+std::vector's or a Vec's growth is charged to the code that grows it. A stack made only of
+such frames is charged to its last frame.
+
+malloc's pool: a brk that grows the heap, or an mprotect that grows an arena, made from
+inside malloc is the pool growing, not its caller holding memory (the caller only found the
+pool empty; what holds the memory is the blocks malloc hands out, which no syscall shows).
+Such growth is charged to the pool itself (`[heap]`, `[arena]`), and the callers that grew
+it are listed as such. A direct sbrk or mmap from the program's own code stays the code's.
 """
 
 from __future__ import annotations
@@ -19,27 +28,47 @@ from typing import NamedTuple
 
 from gdbmem.trace.ledger import Ledger
 
+# libc's wrappers of the traced calls: a stack of only these and the program's frames is
+# the program's own call.
+_WRAPPER = re.compile(r"(?:mmap|mmap64|munmap|mremap|brk|sbrk|mprotect|shmat|shmdt)(?:_\w+)?")
 _ALLOCATOR = re.compile(
     r"(?:malloc|calloc|realloc|reallocarray|free|cfree|memalign|posix_memalign|aligned_alloc"
     r"|valloc|pvalloc|int_malloc|int_free|int_realloc|int_memalign|sysmalloc|systrim"
     r"|new_heap|alloc_new_heap|grow_heap|shrink_heap|heap_trim|arena_get2|int_new_arena"
-    r"|tcache_init|ptmalloc_init|malloc_hook_ini|mid_memalign|mmap|mmap64|munmap|mremap"
-    r"|brk|sbrk|default_morecore|glibc_morecore|morecore|mprotect|shmat|shmdt"
-    r"|minimal_malloc|minimal_calloc"
+    r"|tcache_init|ptmalloc_init|malloc_hook_ini|mid_memalign|default_morecore"
+    r"|glibc_morecore|morecore|minimal_malloc|minimal_calloc"
     r"|minimal_realloc|minimal_free)(?:_\w+)?"
     r"|operator new.*|operator delete.*|_Znw[jm].*|_Zna[jm].*"
-    r"|je_\w+|jemalloc\w*|tc_\w+|tcmalloc::.*|mi_\w+")
+    r"|je_\w+|jemalloc\w*|tc_\w+|tcmalloc::.*|mi_\w+"
+    r"|__rust_\w+|__rdl_\w+|__rg_\w+|alloc::.*|<alloc::.*")
 # glibc's internal aliases of the same functions: __GI___mmap64, __libc_malloc, _int_malloc
 _PREFIX = re.compile(r"(?:__GI_)?_*(?:libc_)?")
+# The toolchain's own sources: libstdc++'s headers, Rust's standard library.
+_TOOLCHAIN_FILE = re.compile(r"(?:^|/)include/c\+\+/|^/rustc/[0-9a-f]+/library/"
+                             r"|/\.rustup/toolchains/[^/]+/lib/rustlib/src/")
 
 
-def is_allocator(function: str | None) -> bool:
-    """Whether a frame of this function is folded (see the module's docstring)."""
+def _matches(pattern: re.Pattern, function: str | None) -> bool:
     if not function:
         return False
     name = function.strip()
-    return (_ALLOCATOR.fullmatch(name) is not None
-            or _ALLOCATOR.fullmatch(_PREFIX.sub("", name, count=1)) is not None)
+    return (pattern.fullmatch(name) is not None
+            or pattern.fullmatch(_PREFIX.sub("", name, count=1)) is not None)
+
+
+def is_allocator(function: str | None) -> bool:
+    """Whether a frame of this function is folded by its name (see the module's docstring)."""
+    return _matches(_WRAPPER, function) or _matches(_ALLOCATOR, function)
+
+
+def in_malloc(function: str | None) -> bool:
+    """Whether the frame is inside an allocator (not merely a syscall's wrapper)."""
+    return _matches(_ALLOCATOR, function)
+
+
+def is_toolchain(file: str | None) -> bool:
+    """Whether a frame's source is the toolchain's own (libstdc++'s headers, Rust's std)."""
+    return bool(file) and _TOOLCHAIN_FILE.search(file) is not None
 
 
 class Frame(NamedTuple):
@@ -66,20 +95,65 @@ class Site(NamedTuple):
     held: int
     kinds: list[str]
     stacks: list[list[Frame]]  # every distinct stack through it, whole
+    # malloc's pool (`heap`, `arena`), whose site this is, and the code that grew it: the
+    # bytes each caller's calls made the pool grow by (None for a site of the program's)
+    pool: str | None = None
+    grown_by: list[tuple[Frame, int]] | None = None
 
     def to_dict(self, number: int) -> dict:
-        return {"site": number, "function": self.frame.function, "file": self.frame.file,
-                "line": self.frame.line, "pc": self.frame.pc, "calls": self.calls,
-                "mapped": self.mapped, "unmapped": self.unmapped, "held": self.held,
-                "kinds": self.kinds, "stack": [f.to_dict() for f in self.stacks[0]]}
+        out = {"site": number, "function": self.frame.function, "file": self.frame.file,
+               "line": self.frame.line, "pc": self.frame.pc, "calls": self.calls,
+               "mapped": self.mapped, "unmapped": self.unmapped, "held": self.held,
+               "kinds": self.kinds, "stack": [f.to_dict() for f in self.stacks[0]]}
+        if self.pool is not None:
+            out["pool"] = self.pool
+            out["grown_by"] = [dict(frame.to_dict(), bytes=size)
+                               for frame, size in self.grown_by or ()]
+        return out
+
+
+def pool_frame(pool: str) -> Frame:
+    """The site malloc's pool is charged to: `[heap]` or `[arena]`."""
+    return Frame(0, f"[{pool}]", None, None)
+
+
+def folded(frame: Frame) -> bool:
+    return is_allocator(frame.function) or is_toolchain(frame.file)
 
 
 def site_frame(frames: Sequence[Frame]) -> Frame:
     """The first frame of the program's own code: past the folded ones."""
     for frame in frames:
-        if not is_allocator(frame.function):
+        if not folded(frame):
             return frame
     return frames[-1]
+
+
+POOL_CALLS = frozenset({"brk", "mprotect"})
+# glibc's functions that make, grow and trim a thread's arena (their mmap of a reservation,
+# munmap of its ends, mprotect of what it uses): all of it the pool's.
+_ARENA = re.compile(r"(?:new_heap|alloc_new_heap|grow_heap|shrink_heap|heap_trim"
+                    r"|int_new_arena|arena_get2|arena_get_retry)(?:_\w+)?")
+
+
+def pool_of(frames: Sequence[Frame], calls: set[str], kinds: set[str]) -> str | None:
+    """`heap` or `arena` when the stack's calls are malloc's pool growing or shrinking (brk,
+    an arena's mprotect, made from inside malloc), else None."""
+    if not kinds <= {"heap", "arena"}:
+        return None
+    for frame in frames:
+        if not folded(frame):
+            break
+        if _matches(_ARENA, frame.function):
+            return "arena"
+    if not calls or not calls <= POOL_CALLS:
+        return None
+    for frame in frames:
+        if not folded(frame):
+            return None  # reached the program's code first: a direct sbrk
+        if in_malloc(frame.function):
+            return "arena" if "mprotect" in calls or "arena" in kinds else "heap"
+    return None
 
 
 def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
@@ -101,11 +175,22 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
             continue
         frames = [frame_of(pc) for pc in pcs]
         top = site_frame(frames)
-        # A site is a place in the source; without symbols, its address.
-        key = (top.function, top.file, top.line) if top.file else (top.function, top.pc)
         use = ledger.use[sid]
+        pool = pool_of(frames, use.names, use.kinds)
+        if pool is not None:  # the pool grew: its own site; the caller, one who grew it
+            caller, top = top, pool_frame(pool)
+            key: tuple = ("pool", pool)
+        else:
+            # A site is a place in the source; without symbols, its address.
+            key = (top.function, top.file, top.line) if top.file else (top.function, top.pc)
         entry = by_key.setdefault(key, {"frame": top, "calls": 0, "mapped": 0, "unmapped": 0,
-                                        "held": 0, "kinds": set(), "stacks": []})
+                                        "held": 0, "kinds": set(), "stacks": [],
+                                        "pool": pool, "grown_by": {}})
+        if pool is not None:
+            place = (caller.function, caller.file, caller.line, caller.pc if not caller.file
+                     else 0)
+            known = entry["grown_by"].get(place)
+            entry["grown_by"][place] = (caller, (known[1] if known else 0) + use.mapped)
         entry["calls"] += use.calls
         entry["mapped"] += use.mapped
         entry["unmapped"] += use.unmapped
@@ -113,7 +198,10 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
         entry["kinds"] |= use.kinds
         entry["stacks"].append(frames)
     out = [Site(e["frame"], e["calls"], e["mapped"], e["unmapped"], e["held"],
-                sorted(e["kinds"]), e["stacks"]) for e in by_key.values()]
+                sorted(e["kinds"]), e["stacks"], e["pool"],
+                sorted(e["grown_by"].values(), key=lambda g: -g[1])
+                if e["pool"] is not None else None)
+           for e in by_key.values()]
     out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))
     return out
 

@@ -9,12 +9,20 @@ and keeps, for each stack, the ranges it mapped and still holds:
             reservation, held by nobody until mprotect makes part of it usable); MAP_FIXED
             over ranges others held takes them from them
   munmap    the range is no longer held, by whoever held each part (a partial unmap splits)
-  mremap    the old range moves with its holders; growth is the caller's, shrinking the
-            holders' loss
+  mremap    the old range moves with its holders (over what others held at the new place,
+            which they lose); growth is the caller's, of the moved range's kind, shrinking
+            the holders' loss
   brk       the heap grows by the caller's, or shrinks from its top
   mprotect  making part of a reservation usable (glibc grows a thread's arena so) is the
             caller's growth; making it PROT_NONE again gives it back
   shmat     attaches a segment of known length (the caller says it); shmdt detaches it
+
+A call that takes memory away (munmap, mremap, shmdt) does so in the kernel between its
+entry and its return, and with several threads another thread's mmap may be given the same
+addresses before the first thread's return is seen: so enter() takes the old range out at
+the call's entry (parked, held by nobody), and record() at its return settles it: lost by
+its holders, moved, or (the call failed) given back. A call whose entry was not seen (tracing
+began during it) is settled at its return alone.
 
 A stack is an interned id; sites (the first frame of the program's own code) are made of
 stacks when reported (fold.py), so nothing here needs symbols.
@@ -44,21 +52,24 @@ def failed(result: int) -> bool:
 
 
 class StackUse:
-    """What one call stack did: calls made, bytes mapped and unmapped, the kinds it touched."""
+    """What one call stack did: calls made (and which), bytes mapped and unmapped, the kinds
+    it touched."""
 
-    __slots__ = ("calls", "kinds", "mapped", "unmapped")
+    __slots__ = ("calls", "kinds", "mapped", "names", "unmapped")
 
     def __init__(self) -> None:
         self.calls = 0
         self.mapped = 0
         self.unmapped = 0
         self.kinds: set[str] = set()
+        self.names: set[str] = set()  # the calls made: mmap, brk, ...
 
 
 class Range(NamedTuple):
     start: int
     end: int
     stack: int  # the stack id that holds it
+    kind: str = "anon"  # of the memory: anon, file, heap, arena, shm
 
 
 class Ledger:
@@ -71,6 +82,15 @@ class Ledger:
         self._reserved: list[tuple[int, int]] = []  # PROT_NONE mappings, not held
         self._arenas: set[int] = set()  # bases of reservations grown from 64 MiB boundaries
         self.brk: int | None = None
+
+    def seed(self, brk: int | None, reservations: Iterable[tuple[int, int]] = ()) -> None:
+        """What tracing that starts late cannot have seen: where the heap ends now, and the
+        reservations (no-access anonymous mappings) an arena or a stack may grow into."""
+        if brk is not None:
+            self.brk = brk
+        for lo, hi in reservations:
+            if not any(a < hi and lo < b for a, b in self._reserved):
+                self._reserved.append((lo, hi))
 
     # Stacks ------------------------------------------------------------------------------------
 
@@ -113,10 +133,10 @@ class Ledger:
             r = self._ranges[j]
             if r.end > start:
                 if r.start < start:
-                    keep.append(Range(r.start, start, r.stack))
-                taken.append(Range(max(r.start, start), min(r.end, end), r.stack))
+                    keep.append(r._replace(end=start))
+                taken.append(r._replace(start=max(r.start, start), end=min(r.end, end)))
                 if r.end > end:
-                    keep.append(Range(end, r.end, r.stack))
+                    keep.append(r._replace(start=end))
             else:
                 keep.append(r)
             j += 1
@@ -124,12 +144,12 @@ class Ledger:
         self._starts[i:j] = [r.start for r in keep]
         return taken
 
-    def _give(self, start: int, end: int, stack: int) -> None:
+    def _give(self, start: int, end: int, stack: int, kind: str) -> None:
         if end <= start:
             return
         self._take(start, end)
         i = bisect.bisect_left(self._starts, start)
-        self._ranges.insert(i, Range(start, end, stack))
+        self._ranges.insert(i, Range(start, end, stack, kind))
         self._starts.insert(i, start)
 
     def _lose(self, start: int, end: int) -> None:
@@ -158,17 +178,46 @@ class Ledger:
         use = self.use[stack]
         use.mapped += end - start
         use.kinds.add(kind)
-        self._give(start, end, stack)
+        self._give(start, end, stack, kind)
 
     # Calls -------------------------------------------------------------------------------------
 
+    def enter(self, call: str, args: tuple[int, ...]) -> list[Range] | None:
+        """At a call's entry: a call that takes memory away takes its old range out now
+        (parked: record() at its return settles it). None for the other calls."""
+        if call == "munmap":
+            start, end = args[0], args[0] + _pages(args[1])
+        elif call == "mremap":
+            start, end = args[0], args[0] + _pages(args[1])
+        elif call == "shmdt":
+            i = bisect.bisect_left(self._starts, args[0])
+            if not (i < len(self._ranges) and self._ranges[i].start == args[0]):
+                return []
+            start, end = args[0], self._ranges[i].end
+        else:
+            return None
+        return self._take(start, end)
+
     def record(self, call: str, args: tuple[int, ...], result: int, pcs: Iterable[int],
-               length: int = 0) -> int:
+               length: int = 0, parked: list[Range] | None = None) -> int:
         """One completed call, with its arguments, its result (as a signed number) and its
-        stack; `length` is a shmat's segment size. Returns the stack's id."""
+        stack; `length` is a shmat's segment size; `parked`, what enter() took out at its
+        entry. Returns the stack's id."""
         sid = self.stack_id(pcs)
         self.use[sid].calls += 1
+        self.use[sid].names.add(call)
         if failed(result):
+            for r in parked or ():  # nothing was taken away: the holders keep it
+                self._give(r.start, r.end, r.stack, r.kind)
+            return sid
+        if parked is not None and call in ("munmap", "shmdt"):
+            if call == "munmap":
+                self._unreserve(args[0], args[0] + _pages(args[1]))
+            for r in parked:
+                self.use[r.stack].unmapped += r.end - r.start
+            return sid
+        if parked is not None and call == "mremap":
+            self._moved(sid, args, result, parked)
             return sid
         getattr(self, "_" + call)(sid, args, result, length)
         return sid
@@ -190,17 +239,23 @@ class Ledger:
         self._unreserve(start, end)
 
     def _mremap(self, sid: int, args: tuple[int, ...], result: int, length: int) -> None:
+        old, old_size = args[0], _pages(args[1])
+        self._moved(sid, args, result, self._take(old, old + old_size))
+
+    def _moved(self, sid: int, args: tuple[int, ...], result: int, moved: list[Range]) -> None:
         old, old_size, new_size = args[0], _pages(args[1]), _pages(args[2])
-        moved = self._take(old, old + old_size)
+        # What others held where it lands (MREMAP_FIXED) is theirs no more.
+        self._lose(result, result + new_size)
         shift = result - old
         for r in moved:  # the holders keep what moves, up to the new size
             lo, hi = r.start + shift, min(r.end + shift, result + new_size)
             if hi > lo:
-                self._give(lo, hi, r.stack)
+                self._give(lo, hi, r.stack, r.kind)
             if r.end + shift > hi:
                 self.use[r.stack].unmapped += r.end + shift - max(hi, lo)
-        if new_size > old_size:
-            self._map(result + old_size, result + new_size, sid, "anon")
+        if new_size > old_size:  # growth: of the kind of what grew (a file stays a file)
+            kind = moved[-1].kind if moved else "anon"
+            self._map(result + old_size, result + new_size, sid, kind)
 
     def _brk(self, sid: int, args: tuple[int, ...], result: int, length: int) -> None:
         if self.brk is None or args[0] == 0:  # the first call, or a query: where it is

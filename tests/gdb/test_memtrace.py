@@ -43,6 +43,14 @@ def leaks():
     return build("leaks")
 
 
+HEAP = 128 * 1024 + 4096  # the heap the first malloc makes: glibc's top pad and a page
+
+
+def pool_of(gdb, pool: str) -> dict:
+    """malloc's pool ([heap] or [arena]) in a session's `memtrace --json`."""
+    return next(s for s in gdb.json("memtrace --json") if s.get("pool") == pool)
+
+
 def traced(leaks, mode, tmp_path, extra=()):
     gdb = run_gdb(["memtrace on", *extra, "run", "memtrace --json"], leaks,
                   [mode, str(TICKS), str(tmp_path)], before=())
@@ -52,16 +60,19 @@ def traced(leaks, mode, tmp_path, extra=()):
 
 
 def test_large_mallocs_are_charged_to_their_caller(leaks, tmp_path):
-    found, _ = traced(leaks, "mmap", tmp_path)
+    found, gdb = traced(leaks, "mmap", tmp_path)
     site = found["touched", MALLOC]  # past malloc, sysmalloc and mmap64
     block = 256 * 1024 + 4096  # malloc's header rounds a 256 KiB block up a page
-    # The first malloc also makes the heap: brk(0), then brk growing it by glibc's top pad
-    # (128 KiB and a page on this glibc).
-    heap = 128 * 1024 + 4096
     assert (site["calls"], site["mapped"], site["unmapped"], site["held"]) == (
-        TICKS + 2, TICKS * block + heap, 0, TICKS * block + heap)
-    assert site["kinds"] == ["anon", "heap"]
+        TICKS, TICKS * block, 0, TICKS * block)
+    assert site["kinds"] == ["anon"]
     assert [f["function"] for f in site["stack"]][-2:] == ["touched", "main"]
+    # The first malloc also makes the heap: brk(0), then brk growing it by glibc's top pad
+    # (128 KiB and a page on this glibc). That is malloc's pool, which touched() grew.
+    pool = pool_of(gdb, "heap")
+    assert (pool["calls"], pool["held"]) == (2, HEAP)
+    assert [(g["function"], g["line"], g["bytes"]) for g in pool["grown_by"]] == [
+        ("touched", MALLOC, HEAP)]
 
 
 def test_a_file_mapped_again_and_again(leaks, tmp_path):
@@ -80,11 +91,15 @@ def test_a_site_that_maps_and_unmaps_holds_nothing(leaks, tmp_path):
 @pytest.mark.parametrize("mode, kind, least", [("heap", "heap", TICKS * 16 * 1024),
                                                 ("arena", "arena", TICKS * 8 * 4096)])
 def test_brk_is_the_heap_s_growth_and_mprotect_an_arena_s(leaks, tmp_path, mode, kind, least):
-    found, _ = traced(leaks, mode, tmp_path)
-    site = found["touched", MALLOC]
-    assert site["kinds"] == [kind]
-    assert site["held"] >= least and site["held"] % 4096 == 0
-    assert site["unmapped"] == 0
+    """Grown from inside malloc: malloc's pool, which touched() grew (never its holding)."""
+    found, gdb = traced(leaks, mode, tmp_path)
+    assert ("touched", MALLOC) not in found
+    pool = pool_of(gdb, kind)
+    assert pool["kinds"] == [kind] and pool["function"] == f"[{kind}]"
+    assert pool["held"] >= least and pool["held"] % 4096 == 0
+    assert pool["unmapped"] == 0
+    grown = {(g["function"], g["line"]): g["bytes"] for g in pool["grown_by"]}
+    assert grown[("touched", MALLOC)] >= least
 
 
 def test_vmainfo_names_the_site_and_memsnap_goes_on_beside_it(leaks, tmp_path):
@@ -145,8 +160,9 @@ def test_next_and_finish_step_as_they_would_without_it(leaks, tmp_path):
     assert re.fullmatch(rf"#0  (0x[0-9a-f]+ in )?main \(.*\) at testprogs/leaks.c:{mmap_line}\n",
                         gdb.output("bt 1"))
     site = traced_malloc(gdb)
-    block, heap = 256 * 1024 + 4096, 128 * 1024 + 4096  # the first malloc makes the heap
-    assert (site["calls"], site["held"]) == (2 + 2, 2 * block + heap)
+    block = 256 * 1024 + 4096
+    assert (site["calls"], site["held"]) == (2, 2 * block)
+    assert pool_of(gdb, "heap")["held"] == HEAP  # the first malloc made the heap
 
 
 def _own(sites: list[dict]) -> dict:
@@ -169,11 +185,14 @@ def test_non_stop_mode_takes_up_every_thread_as_all_stop_does(leaks, tmp_path, m
     assert "not recorded" not in gdb.stdout
     non_stop = _own(gdb.json("memtrace --json"))
     assert non_stop == _own(list(all_stop.values()))
-    calls, _, unmapped, held, kinds = non_stop["touched", MALLOC]
+    pools = {s["pool"]: s for s in gdb.json("memtrace --json") if s.get("pool")}
     if mode == "arena":
-        assert kinds == ["arena"] and held >= TICKS * 8 * 4096 and unmapped == 0
+        assert pools["arena"]["held"] >= TICKS * 8 * 4096 and pools["arena"]["unmapped"] == 0
+        assert ("touched", MALLOC) not in non_stop
     else:
-        assert (calls, held) == (TICKS + 2, TICKS * (256 * 1024 + 4096) + 128 * 1024 + 4096)
+        calls, _, _, held, _ = non_stop["touched", MALLOC]
+        assert (calls, held) == (TICKS, TICKS * (256 * 1024 + 4096))
+        assert pools["heap"]["held"] == HEAP
     assert len(gdb.json("memsnap list --json")) == TICKS
 
 
@@ -247,7 +266,8 @@ def test_over_gdbserver(leaks, tmp_path):
         server.kill()
         server.wait()
     site = traced_malloc(gdb)
-    assert (site["calls"], site["held"]) == (5 + 2, 5 * (256 * 1024 + 4096) + 128 * 1024 + 4096)
+    assert (site["calls"], site["held"]) == (5, 5 * (256 * 1024 + 4096))
+    assert pool_of(gdb, "heap")["held"] == HEAP
 
 
 def test_non_stop_over_gdbserver(leaks, tmp_path):

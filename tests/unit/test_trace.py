@@ -162,3 +162,114 @@ def test_sites_sum_their_stacks():
     assert len(found[0].stacks) == 2 and found[0].kinds == ["anon"]
     assert found[0].to_dict(1)["stack"][2] == {"pc": 0x10, "function": "leak_big",
                                                "file": "leaks.c", "line": 40}
+
+
+def test_an_unmap_takes_its_range_at_its_entry():
+    """Thread 1 enters munmap; thread 2's mmap is given the same range and returns first;
+    thread 1's return then takes nothing from thread 2."""
+    ledger = Ledger()
+    mmap(ledger, 0x10000, 0x4000, A)
+    parked = ledger.enter("munmap", (0x10000, 0x4000))
+    mmap(ledger, 0x10000, 0x4000, B)  # the kernel gave the addresses again
+    ledger.record("munmap", (0x10000, 0x4000), 0, A, parked=parked)
+    a, b = ledger.stack_id(A), ledger.stack_id(B)
+    assert ledger.held() == {b: 0x4000}
+    assert (ledger.use[a].mapped, ledger.use[a].unmapped) == (0x4000, 0x4000)
+    failed_call = ledger.enter("munmap", (0x10000, 0x4000))
+    assert ledger.held() == {}
+    ledger.record("munmap", (0x10000, 0x4000), -22, B, parked=failed_call)  # EINVAL
+    assert ledger.held() == {b: 0x4000}  # given back
+
+
+def test_mremap_onto_another_s_mapping_and_a_file_s_growth():
+    ledger = Ledger()
+    mmap(ledger, 0x200000, 0x10000, A)  # the victim
+    mmap(ledger, 0x300000, 0x4000, B)
+    parked = ledger.enter("mremap", (0x300000, 0x4000, 0x10000, 3, 0x200000))
+    ledger.record("mremap", (0x300000, 0x4000, 0x10000, 3, 0x200000), 0x200000, B,
+                  parked=parked)
+    a, b = ledger.stack_id(A), ledger.stack_id(B)
+    assert ledger.held() == {b: 0x10000}
+    assert (ledger.use[a].mapped, ledger.use[a].unmapped) == (0x10000, 0x10000)
+    mmap(ledger, 0x500000, 0x4000, A, prot=1, flags=0x2, fd=3)  # a file
+    ledger.record("mremap", (0x500000, 0x4000, 0x10000, 1, 0), 0x600000, (0x7,))
+    assert ledger.use[ledger.stack_id((0x7,))].kinds == {"file"}
+
+
+def test_a_late_start_knows_the_heap_s_end_and_the_reservations():
+    ledger = Ledger()
+    ledger.seed(0x555555600000, [(0x7FFFE8000000, 0x7FFFEC000000)])
+    ledger.record("brk", (0x555555601000,), 0x555555601000, A)  # sbrk(4096)
+    ledger.record("mprotect", (0x7FFFE8000000, 0x21000, RW), 0, B)
+    a, b = ledger.stack_id(A), ledger.stack_id(B)
+    assert ledger.held() == {a: 0x1000, b: 0x21000}
+    assert ledger.use[b].kinds == {"arena"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["map", "enter", "return"]), st.integers(0, 31),
+                          st.integers(1, 8), st.integers(0, 2)), max_size=50))
+def test_threads_interleaved_are_what_a_page_model_says(steps):
+    """Three threads: maps are whole; an unmap takes its pages at its entry and settles at
+    its return, with other threads' maps between. Held is what the pages say."""
+    ledger, pages = Ledger(), {}
+    stacks = [(0x1000 + n,) for n in range(3)]
+    pending: dict[int, tuple] = {}
+    for op, first, count, tid in steps:
+        start, size = 0x100000 + first * 0x1000, count * 0x1000
+        if op == "map":
+            mmap(ledger, start, size, stacks[tid], flags=ANON | MAP_FIXED)
+            for p in range(first, first + count):
+                pages[p] = ledger.stack_id(stacks[tid])
+        elif op == "enter" and tid not in pending:
+            pending[tid] = ((start, size), ledger.enter("munmap", (start, size)))
+            for p in range(first, first + count):
+                pages.pop(p, None)
+        elif op == "return" and tid in pending:
+            args, parked = pending.pop(tid)
+            ledger.record("munmap", args, 0, stacks[tid], parked=parked)
+    expected: dict[int, int] = {}
+    for sid in pages.values():
+        expected[sid] = expected.get(sid, 0) + 0x1000
+    assert ledger.held() == expected
+
+
+def test_malloc_s_pool_is_its_own_site():
+    ledger = Ledger()
+    names = {0x1: ("__brk", None, None), 0x2: ("sysmalloc", "malloc.c", 1),
+             0x3: ("malloc", "malloc.c", 2), 0x10: ("batch", "t.c", 5),
+             0x11: ("leak", "t.c", 9), 0x12: ("grow", "t.c", 12), 0x4: ("sbrk", None, None)}
+    resolve = lambda pc: Frame(pc, *names[pc])  # noqa: E731
+    ledger.record("brk", (0,), 0x555555559000, (0x1, 0x2, 0x3, 0x10))
+    ledger.record("brk", (0x55555557A000,), 0x55555557A000, (0x1, 0x2, 0x3, 0x10))
+    ledger.record("brk", (0x55555559B000,), 0x55555559B000, (0x1, 0x2, 0x3, 0x11))
+    ledger.record("brk", (0x55555559C000,), 0x55555559C000, (0x1, 0x4, 0x12))  # sbrk(4096)
+    found = {s.frame.function: s for s in sites(ledger, resolve)}
+    pool = found["[heap]"]
+    assert (pool.pool, pool.held, pool.calls) == ("heap", 0x42000, 3)
+    assert [(f.function, size) for f, size in pool.grown_by] == [("batch", 0x21000),
+                                                                  ("leak", 0x21000)]
+    assert "batch" not in found and "leak" not in found
+    assert (found["grow"].held, found["grow"].pool) == (0x1000, None)  # a direct sbrk
+    assert pool.to_dict(1)["grown_by"][0] == {"pc": 0x10, "function": "batch", "file": "t.c",
+                                              "line": 5, "bytes": 0x21000}
+
+
+def test_the_toolchain_s_frames_are_folded():
+    frames = [Frame(1, "__mmap64", None, None), Frame(2, "malloc", None, None),
+              Frame(3, "operator new(unsigned long)", None, None),
+              Frame(4, "std::__new_allocator<int>::allocate",
+                    "/usr/include/c++/12/bits/new_allocator.h", 137),
+              Frame(5, "std::vector<int>::_M_realloc_insert<int const&>",
+                    "/usr/include/c++/12/bits/vector.tcc", 445),
+              Frame(6, "fill_vector", "grow.cpp", 12)]
+    assert site_frame(frames).function == "fill_vector"
+    rust = [Frame(1, "malloc", None, None), Frame(2, "__rdl_alloc", None, None),
+            Frame(3, "alloc::raw_vec::RawVecInner<A>::try_allocate_in",
+                  "/rustc/17067e9ac6d7e98f18d4a3a1ac1b8e5c3b9e3b1a/library/alloc/src/raw_vec.rs",
+                  476),
+            Frame(4, "alloc::raw_vec::finish_grow<alloc::alloc::Global>",
+                  "/rustc/17067e9ac6d7e98f18d4a3a1ac1b8e5c3b9e3b1a/library/alloc/src/raw_vec.rs",
+                  690),
+            Frame(5, "grow::fill_vec", "src/main.rs", 4)]
+    assert site_frame(rust).function == "grow::fill_vec"

@@ -1,0 +1,117 @@
+"""memtrace tells the truth (testprogs/traced.c, exact): several threads mapping and
+unmapping at once, tracing started late, mremap over another site's mapping and of a file,
+malloc's pool never charged as held to whoever found it empty, stacks that end at _start."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.gdb.conftest import ROOT, assert_no_traceback, build, run_gdb, run_gdb_until_exit
+
+SOURCE = (ROOT / "testprogs" / "traced.c").read_text().splitlines()
+THREADS, ROUNDS = 4, 200
+
+
+def line_of(text: str) -> int:
+    return next(n for n, line in enumerate(SOURCE, 1) if text in line)
+
+
+@pytest.fixture(scope="module")
+def traced():
+    return build("traced")
+
+
+def sites_of(session, command="memtrace --json", n=0) -> dict:
+    """The testprog's sites by function, the figures of a function's lines summed."""
+    assert_no_traceback(session)
+    out: dict = {}
+    for s in json.loads(session.nth(command, n)["output"]):
+        if s["file"] != "testprogs/traced.c":
+            continue
+        known = out.setdefault(s["function"], dict(s, calls=0, mapped=0, unmapped=0, held=0))
+        for key in ("calls", "mapped", "unmapped", "held"):
+            known[key] += s[key]
+    return out
+
+
+def figures(site: dict) -> tuple:
+    return site["calls"], site["mapped"], site["unmapped"], site["held"]
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_threads_mapping_and_unmapping_at_once(traced, tmp_path, run):
+    """A munmap takes its range at its entry: another thread's mmap of the same addresses,
+    seen to return first, keeps what it mapped."""
+    sites = sites_of(run_gdb(["memtrace on", "break done", "run", "memtrace --json"], traced,
+                             ["threads", str(tmp_path)], before=()))
+    assert figures(sites["keep_map"]) == (THREADS * ROUNDS, THREADS * ROUNDS * 4096, 0,
+                                          THREADS * ROUNDS * 4096)
+    churn = THREADS * ROUNDS * (64 << 10)
+    assert figures(sites["churn_map"]) == (THREADS * ROUNDS, churn, churn, 0)
+    assert figures(sites["worker"])[0] == THREADS * ROUNDS  # its munmaps: calls, no bytes
+
+
+def test_threads_in_non_stop_mode(traced, tmp_path):
+    session = run_gdb_until_exit(["set non-stop on", "memtrace on", "run &"],
+                                 ["memtrace --json"], traced, ["threads", str(tmp_path)],
+                                 timeout=120)
+    sites = sites_of(session)
+    assert figures(sites["keep_map"])[3] == THREADS * ROUNDS * 4096
+    assert figures(sites["churn_map"])[2:] == (THREADS * ROUNDS * (64 << 10), 0)
+
+
+def test_tracing_started_late_charges_a_direct_sbrk_exactly(traced, tmp_path):
+    """memtrace on at a stop, then off and on again: each sbrk(4096) is grow()'s 4K, never
+    the heap's growth since the process began (or nothing)."""
+    session = run_gdb(["break stop", "run", "memtrace on", "continue", "memtrace --json",
+                       "memtrace off", "memtrace on", "break done", "continue",
+                       "memtrace --json"], traced, ["sbrk", str(tmp_path)], before=())
+    assert figures(sites_of(session)["grow"]) == (1, 4096, 0, 4096)
+    assert figures(sites_of(session, n=1)["grow"]) == (2, 8192, 0, 8192)
+
+
+def test_mremap_over_another_site_and_of_a_file(traced, tmp_path):
+    sites = sites_of(run_gdb(["memtrace on", "break done", "run", "memtrace --json"], traced,
+                             ["mremap", str(tmp_path)], before=()))
+    victim = sites["victim"]
+    assert figures(victim) == (1, 64 << 10, 64 << 10, 0)  # mapped - unmapped == held
+    mover = sites["mover"]  # its 16K mapped, then moved and grown onto the victim's place
+    assert (mover["mapped"], mover["held"], mover["kinds"]) == (64 << 10, 64 << 10, ["anon"])
+    assert (sites["file_grow"]["held"], sites["file_grow"]["kinds"]) == (48 << 10, ["file"])
+    assert (sites["file_map"]["held"], sites["file_map"]["kinds"]) == (16 << 10, ["file"])
+    for site in sites.values():
+        assert site["mapped"] - site["unmapped"] == site["held"], site
+
+
+def test_malloc_s_pool_is_nobody_s_holding(traced, tmp_path):
+    """batch() mallocs and frees; the leakers find the pool empty or not: none of them is
+    charged with the heap's growth as held. The pool is, and says who grew it."""
+    session = run_gdb(["memtrace on", "break done", "run", "memtrace --json", "memtrace"],
+                      traced, ["pool", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    found = session.json("memtrace --json")
+    heap = next(s for s in found if s.get("pool") == "heap")
+    assert heap["function"] == "[heap]" and heap["kinds"] == ["heap"]
+    growers = {g["function"] for g in heap["grown_by"]}
+    assert {"batch", "small_leak", "medium_leak"} >= growers and growers
+    for site in found:
+        if site.get("pool") is None:
+            assert "heap" not in site["kinds"], site
+            assert site["function"] not in ("batch", "small_leak", "medium_leak"), site
+    text = session.output("memtrace")
+    assert "[heap]: malloc's pool" in text and "[heap] is malloc's pool, grown by" in text
+
+
+def test_a_stack_ends_at_start(traced, tmp_path):
+    session = run_gdb(["memtrace on", "break done", "run", "memtrace stack 1",
+                       "memtrace stack 2", "memtrace stack 3"], traced,
+                      ["mremap", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    for n in (1, 2, 3):
+        frames = [line for line in session.output(f"memtrace stack {n}").splitlines()
+                  if line.startswith("  #")]
+        assert frames and " 0x0000000000000000 " not in "\n".join(frames)
+        assert not any(line.split(" in ", 1)[1].startswith("0x") for line in frames[1:]
+                       if "_start" not in line), frames

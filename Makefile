@@ -5,8 +5,14 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 CC ?= gcc
+CXX ?= g++
+RUSTC ?= rustc
 CFLAGS := -O0 -g -pthread -Wall -Wextra -Werror
-TESTPROGS := $(patsubst testprogs/%.c,testprogs/build/%,$(wildcard testprogs/*.c))
+# C testprogs are named after their file; the C++ and Rust ones (grow.cpp, grow.rs) after
+# their file and language.
+TESTPROGS := $(patsubst testprogs/%.c,testprogs/build/%,$(wildcard testprogs/*.c)) \
+	$(patsubst testprogs/%.cpp,testprogs/build/%-cpp,$(wildcard testprogs/*.cpp)) \
+	$(patsubst testprogs/%.rs,testprogs/build/%-rs,$(wildcard testprogs/*.rs))
 
 .PHONY: setup testprogs demo test lint bench clean
 
@@ -18,6 +24,14 @@ testprogs: setup $(TESTPROGS)
 testprogs/build/%: testprogs/%.c
 	@mkdir -p testprogs/build
 	$(CC) $(CFLAGS) -o $@ $<
+
+testprogs/build/%-cpp: testprogs/%.cpp
+	@mkdir -p testprogs/build
+	$(CXX) $(CFLAGS) -o $@ $<
+
+testprogs/build/%-rs: testprogs/%.rs
+	@mkdir -p testprogs/build
+	$(RUSTC) -g -C opt-level=0 -o $@ $<
 
 demo: testprogs
 	@bash tools/demo.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up what gdbmem's demo, tests and benchmarks need; idempotent, and quick the second time.
 #
-#  1. Debian packages, only those missing: gdb, a C compiler for the testprogs, make, procps
-#     (pmap), binutils (strings) and smem, the anchors tests and benchmarks compare against.
+#  1. Debian packages, only those missing: gdb, C and C++ compilers and (without one on PATH)
+#     rustc for the testprogs, make, procps (pmap), binutils (strings) and smem, the anchors
+#     tests and benchmarks compare against.
 #  2. A virtualenv in .venv made from the Python that gdb embeds. gdb links the system
 #     Python (/usr/bin/python3 on Debian), not the `python3` first on PATH (pyenv, conda, ...),
 #     and packages installed for one are invisible to the other. So we ask gdb which Python it
@@ -20,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 say() { printf 'setup: %s\n' "$*"; }
 
-apt_packages=(gdb gdbserver gcc libc6-dev make procps binutils smem)
+apt_packages=(gdb gdbserver gcc g++ libc6-dev make procps binutils smem)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -43,6 +44,8 @@ apt_install() {
 }
 
 apt_install "${apt_packages[@]}"
+# The Rust testprog needs a rustc: Debian's, unless one is on PATH already (rustup's).
+command -v rustc >/dev/null 2>&1 || apt_install rustc
 if [ "$browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     apt_install chromium || say "chromium could not be installed: the browser test is skipped"
 fi

@@ -280,8 +280,11 @@ def _report_sites(region: str | None, number: int | None = None):
     spans = resolve(argparse.Namespace(words=[region], kind=None, first=True),
                     current().regions()).spans
     lo, hi = spans[0].start, spans[0].end
+    # Every stack that holds bytes there, and every one whose calls mapped or unmapped there
+    # (holding nothing there now); what they hold there is the whole ledger's say.
     held = account.ledger.held(lo, hi)
-    return account, sites(account.ledger, account.resolve, set(held), held), \
+    touched = account.stacks_touching(lo, hi)
+    return account, sites(account.ledger, account.resolve, set(held) | touched, held), \
         spans[0].describe()
 
 

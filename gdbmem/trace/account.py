@@ -60,22 +60,12 @@ class Account:
     def replay(self) -> None:
         """The ledger again from the events (read from a file), each call taking memory away
         at its entry and the rest at their returns, in the order they happened."""
-        self.ledger = Ledger()
-        steps = []
-        for n, e in enumerate(self.events):
-            if e.entered is None:
-                steps.append(((n, 0), 1, e))
-            else:
-                steps.append(((e.returned, 0), 1, e))
-                steps.append(((e.entered, 0), 0, e))
-        steps.sort(key=lambda step: step[0])
-        parked: dict[int, list | None] = {}
-        for _, phase, e in steps:
-            if phase == 0:
-                parked[id(e)] = self.ledger.enter(e.call, e.args)
-            else:
-                self.ledger.record(e.call, e.args, e.result, e.pcs, e.length,
-                                   parked.pop(id(e), None))
+        self.ledger = replayed(self.events)
+
+    def stacks_touching(self, lo: int, hi: int) -> set[int]:
+        """The stacks whose calls mapped, unmapped or changed anything in [lo, hi), holding
+        anything there now or not (memtrace --region)."""
+        return {self.ledger.stack_id(e.pcs) for e in self.events if touches(e, lo, hi)}
 
     def knows(self, pc: int) -> bool:
         return pc in self.frames
@@ -124,6 +114,47 @@ class Account:
             yield frames_line(self.frames, self.number)
         for event in self.events:
             yield event.to_line(self.number)
+
+
+def replayed(events: list[Event]) -> Ledger:
+    """A ledger made of these events, each call taking memory away at its entry and the
+    rest at their returns, in the order they happened (file order for calls of files older
+    than that order)."""
+    ledger = Ledger()
+    steps = []
+    for n, e in enumerate(events):
+        if e.entered is None:
+            steps.append(((n, 0), 1, e))
+        else:
+            steps.append(((e.returned, 0), 1, e))
+            steps.append(((e.entered, 0), 0, e))
+    steps.sort(key=lambda step: step[0])
+    parked: dict[int, list | None] = {}
+    for _, phase, e in steps:
+        if phase == 0:
+            parked[id(e)] = ledger.enter(e.call, e.args)
+        else:
+            ledger.record(e.call, e.args, e.result, e.pcs, e.length, parked.pop(id(e), None))
+    return ledger
+
+
+def touches(event: Event, lo: int, hi: int) -> bool:
+    """Whether a call mapped, unmapped, moved or changed anything in [lo, hi)."""
+    def meets(start: int, length: int) -> bool:
+        return start < hi and start + max(length, 1) > lo
+
+    args, result = event.args, event.result
+    if event.call == "brk":
+        return lo <= args[0] <= hi or lo <= result <= hi
+    if event.call == "mmap":
+        return meets(result, args[1])
+    if event.call == "mremap":
+        return meets(args[0], args[1]) or meets(result, args[2])
+    if event.call == "shmat":
+        return meets(result, event.length)
+    if event.call == "shmdt":
+        return lo <= args[0] < hi
+    return meets(args[0], args[1])  # munmap, mprotect
 
 
 class Accounts:

@@ -40,11 +40,12 @@ _ALLOCATOR = re.compile(
     r"|minimal_realloc|minimal_free)(?:_\w+)?"
     r"|operator new.*|operator delete.*|_Znw[jm].*|_Zna[jm].*"
     r"|je_\w+|jemalloc\w*|tc_\w+|tcmalloc::.*|mi_\w+"
-    r"|__rust_\w+|__rdl_\w+|__rg_\w+|alloc::.*|<alloc::.*")
+    r"|__rust_\w+|__rdl_\w+|__rg_\w+|<?alloc(?:\[[0-9a-f]+\])?::.*")
 # glibc's internal aliases of the same functions: __GI___mmap64, __libc_malloc, _int_malloc
 _PREFIX = re.compile(r"(?:__GI_)?_*(?:libc_)?")
 # The toolchain's own sources: libstdc++'s headers, Rust's standard library.
 _TOOLCHAIN_FILE = re.compile(r"(?:^|/)include/c\+\+/|^/rustc/[0-9a-f]+/library/"
+                             r"|/library/(?:alloc|core|std)/src/"
                              r"|/\.rustup/toolchains/[^/]+/lib/rustlib/src/")
 
 
@@ -199,7 +200,7 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
         entry["stacks"].append(frames)
     out = [Site(e["frame"], e["calls"], e["mapped"], e["unmapped"], e["held"],
                 sorted(e["kinds"]), e["stacks"], e["pool"],
-                sorted(e["grown_by"].values(), key=lambda g: -g[1])
+                sorted((g for g in e["grown_by"].values() if g[1] > 0), key=lambda g: -g[1])
                 if e["pool"] is not None else None)
            for e in by_key.values()]
     out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))

@@ -115,3 +115,40 @@ def test_a_stack_ends_at_start(traced, tmp_path):
         assert frames and " 0x0000000000000000 " not in "\n".join(frames)
         assert not any(line.split(" in ", 1)[1].startswith("0x") for line in frames[1:]
                        if "_start" not in line), frames
+
+
+@pytest.mark.parametrize("program, site, line_text", [
+    ("grow-cpp", "fill_vector()", "kept.push_back(i);"),
+    ("grow-rs", "grow::fill_vec", "v.push(i);"),
+])
+def test_a_container_s_growth_is_charged_to_the_code_that_grows_it(tmp_path, program, site,
+                                                                   line_text):
+    """A std::vector's and a Vec's reallocations run through the STL's and alloc's own
+    frames (new_allocator.h, _M_realloc_insert, RawVecInner::finish_grow): folded, so the
+    kept buffer (4 MiB and a page: one mapping) is held by the function that fills it."""
+    suffix = program.split("-")[1]
+    source = (ROOT / "testprogs" / f"grow.{'rs' if suffix == 'rs' else 'cpp'}").read_text()
+    line = next(n for n, text in enumerate(source.splitlines(), 1) if line_text in text)
+    session = run_gdb(["memtrace on", "break done", "run", "memtrace --json"],
+                      build(program), before=())
+    assert_no_traceback(session)
+    found = session.json("memtrace --json")
+    (filler,) = [s for s in found if s["function"] == site]
+    assert (filler["line"], filler["held"]) == (line, (4 << 20) + 4096)
+    assert filler["mapped"] - filler["unmapped"] == filler["held"]
+    for s in found:  # no site in the toolchain's own code
+        assert not (s["file"] or "").startswith(("/usr/include/c++", "/rustc/")), s
+        assert "allocator" not in (s["function"] or "") and "raw_vec" not in (
+            s["function"] or ""), s
+
+
+def test_region_lists_every_call_that_mapped_or_unmapped_there(traced, tmp_path):
+    """The victim's mapping is gone (mover's mremap took its place): the victim is still a
+    site of that region, holding nothing there now."""
+    session = run_gdb(["memtrace on", "break done", "run", "memtrace --region 0x200000000000 "
+                       "--json"], traced, ["mremap", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    sites = sites_of(session, "memtrace --region 0x200000000000 --json")
+    assert (sites["victim"]["calls"], sites["victim"]["held"]) == (1, 0)
+    assert sites["mover"]["held"] == 64 << 10  # its 16K moved there, and 48K grown
+    assert "file_map" not in sites and "file_grow" not in sites  # elsewhere

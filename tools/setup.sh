@@ -21,7 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 say() { printf 'setup: %s\n' "$*"; }
 
-apt_packages=(gdb gdbserver gcc g++ libc6-dev make procps binutils smem)
+apt_packages=(gdb gdbserver gcc g++ libc6-dev make procps binutils smem heaptrack)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

@@ -23,6 +23,7 @@ from gdbmem.commands.base import (
     warn,
     write,
 )
+from gdbmem.commands.heaptrack import NOT_YET, Heaptrack
 from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
@@ -59,6 +60,7 @@ class Tracer:
         # the account's clock at the entry, and what the ledger took out then).
         self.pending: dict[int, tuple[int, tuple[int, ...], tuple[int, ...], int, list | None]]
         self.pending = {}
+        self.heaptrack = None  # commands/heaptrack.py's Heaptrack, with memtrace on --malloc
 
     def hit(self) -> None:
         """At each hit of the catchpoint, with the thread that hit it selected (called by the
@@ -94,6 +96,8 @@ class Tracer:
             program = getattr(inferior.progspace, "filename", None) or ""
             account = self.accounts.begin(pid, program, time.time())
             _seed(account)
+            if self.heaptrack is not None:
+                self.heaptrack.new_process()
             # Calls entered in another address space return in none of this one's.
             self.pending = {t: p for t, p in self.pending.items() if _alive_in(inferior, t)}
         return account
@@ -296,8 +300,22 @@ class MemtraceCommand(Command):
         account, found, where = _report_sites(args.region, args.account)
         if not args.json and (account.ended or len(tracer().accounts.traced()) > 1):
             self.note(f"the sites of {account.describe()}")
-        write(sites_report(found[:args.top] if args.top else found, args.json,
-                           text_style(from_tty, args.format), where))
+        found = found[:args.top] if args.top else found
+        heaptrack = tracer().heaptrack
+        if heaptrack is None or args.region is not None or args.account is not None:
+            write(sites_report(found, args.json, text_style(from_tty, args.format), where))
+            return
+        allocated = heaptrack.read().sites()
+        allocated = allocated[:args.top] if args.top else allocated
+        style = text_style(from_tty, args.format)
+        if args.json:  # one array: the system calls' sites, then malloc's (kinds: malloc)
+            write(sites_report([*found, *allocated], True, style))
+            return
+        write(sites_report(found, False, style))
+        write("\nallocation sites (heaptrack): bytes still allocated, as the program asked "
+              "for them\n" + sites_report(allocated, False, style))
+        if gdb.selected_inferior().pid:
+            self.note(NOT_YET)
 
 
 class OnCommand(Command):
@@ -306,6 +324,9 @@ class OnCommand(Command):
                          "Example:\n  memtrace on --depth 20")
     parser.add_argument("--depth", type=count("frames", 1, 256), default=12, metavar="N",
                         help="frames kept of each call stack (default 12)")
+    parser.add_argument("--malloc", action="store_true",
+                        help="also every malloc and free, through heaptrack (before `run`): "
+                             "allocation sites by the bytes they still hold")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         inferior = gdb.selected_inferior()
@@ -321,6 +342,14 @@ class OnCommand(Command):
             write(f"memtrace: already on (catchpoint {owner.catchpoint.number}); depth "
                   f"{args.depth}\n")
             return
+        if args.malloc:
+            if inferior.pid:
+                raise UsageError("--malloc starts with the program: `memtrace on --malloc` "
+                                 "before `run` (heaptrack is preloaded into it)")
+            if owner.heaptrack is None:
+                owner.heaptrack = Heaptrack()
+            owner.heaptrack.arm()
+            write("memtrace: heaptrack records every malloc and free of the next run\n")
         if inferior.pid:
             owner.resumed()
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)

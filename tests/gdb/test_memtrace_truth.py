@@ -5,6 +5,7 @@ malloc's pool never charged as held to whoever found it empty, stacks that end a
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -152,3 +153,31 @@ def test_region_lists_every_call_that_mapped_or_unmapped_there(traced, tmp_path)
     assert (sites["victim"]["calls"], sites["victim"]["held"]) == (1, 0)
     assert sites["mover"]["held"] == 64 << 10  # its 16K moved there, and 48K grown
     assert "file_map" not in sites and "file_grow" not in sites  # elsewhere
+
+
+def test_malloc_names_each_leaker_with_its_bytes(traced, tmp_path):
+    """memtrace on --malloc: heaptrack, preloaded into the program (not the shell gdb starts
+    it with), records every malloc and free; at the exit each leaker holds exactly what it
+    asked for and did not free, and the batch that freed all it took holds 0."""
+    if __import__("shutil").which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make test installs it)")
+    session = run_gdb(["memtrace on --malloc", "run", "memtrace --json", "memtrace"], traced,
+                      ["pool", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    allocated = {s["function"]: s for s in session.json("memtrace --json")
+                 if s["kinds"] == ["malloc"]}
+    assert figures(allocated["small_leak"]) == (3000, 300000, 0, 300000)
+    assert figures(allocated["medium_leak"]) == (100, 2000000, 0, 2000000)
+    assert figures(allocated["batch"]) == (2000, 2048000, 2048000, 0)
+    assert allocated["small_leak"]["line"] == line_of("malloc(100)")
+    text = session.output("memtrace")
+    assert "allocation sites (heaptrack)" in text
+    # The syscalls' sites are there as ever, and malloc's pool is nobody's holding.
+    assert any(s.get("pool") == "heap" for s in session.json("memtrace --json"))
+    assert not [name for name in os.listdir(tmp_path) if "heaptrack" in name]
+
+
+def test_malloc_needs_the_program_to_start_with_it(traced, tmp_path):
+    session = run_gdb(["break done", "run", "memtrace on --malloc"], traced,
+                      ["pool", str(tmp_path)], before=())
+    assert "before `run`" in session.error("memtrace on --malloc")

@@ -1,0 +1,129 @@
+"""memtrace on --malloc: heaptrack, driven from the user's own gdb session.
+
+`run` starts the program with heaptrack's preload library (through gdb's exec-wrapper, so
+the shell gdb starts programs with is not preloaded), writing into a FIFO that a
+heaptrack_interpret started here turns into a file of our own (0600, in a 0700 temporary
+directory, removed when gdb exits). At any stop what heaptrack has written so far is read
+(trace/heaptrack.py) and reported beside the system calls' sites.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+
+import gdb  # type: ignore[import-not-found]
+
+from gdbmem.errors import UsageError
+from gdbmem.trace.heaptrack import HeaptrackData
+
+# What heaptrack may not have written yet: its preload library hands its records over a
+# buffer at a time while the program runs, and the rest as it exits.
+NOT_YET = ("heaptrack hands its records over a buffer at a time while the program runs, and "
+           "all of them when it exits: at a stop, the last allocations (some kB of records) "
+           "may not be counted yet")
+
+
+def _installed() -> tuple[str, str]:
+    """heaptrack's preload library and interpreter, found as its own script finds them."""
+    script = shutil.which("heaptrack")
+    if script is None:
+        raise UsageError("--malloc needs heaptrack, which is not installed: "
+                         "apt-get install heaptrack (or your system's heaptrack package)")
+    base = os.path.join(os.path.dirname(os.path.realpath(script)), "..", "lib", "heaptrack")
+    preload = os.path.realpath(os.path.join(base, "libheaptrack_preload.so"))
+    interpret = os.path.realpath(os.path.join(base, "libexec", "heaptrack_interpret"))
+    for path in (preload, interpret):
+        if not os.path.exists(path):
+            raise UsageError(f"heaptrack is installed without {path}: reinstall it")
+    return preload, interpret
+
+
+class Heaptrack:
+    """One --malloc session: the FIFO, the interpreter of the process being run, what it
+    has written so far."""
+
+    def __init__(self) -> None:
+        self.preload, self.interpret = _installed()
+        self.directory = tempfile.mkdtemp(prefix="gdbmem-heaptrack-")  # 0700
+        self.fifo = os.path.join(self.directory, "fifo")
+        os.mkfifo(self.fifo, 0o600)
+        self.reader: subprocess.Popen | None = None
+        self.output = ""
+        self.position = 0
+        self.data = HeaptrackData()
+        self.runs = 0
+        self.served = False  # the waiting interpreter has a process writing to it
+        atexit.register(self.close)
+
+    def arm(self) -> None:
+        """The next `run` is preloaded (the program only: the exec-wrapper runs after the
+        shell), and an interpreter waits on the FIFO for it."""
+        self._start_reader()
+        wrapper = (f"env LD_PRELOAD={shlex.quote(self.preload)} "
+                   f"DUMP_HEAPTRACK_OUTPUT={shlex.quote(self.fifo)}")
+        gdb.execute(f"set exec-wrapper {wrapper}", to_string=True)
+
+    def _start_reader(self) -> None:
+        if self.reader is not None and self.reader.poll() is None:
+            return
+        self.runs += 1
+        self.output = os.path.join(self.directory, f"run-{self.runs}.heaptrack")
+        fd = os.open(self.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            # The shell opens the FIFO (an open that waits for the writer: never gdb).
+            # Line-buffered (stdbuf, where there is one): each record reaches the file
+            # as it is interpreted, not a buffer's worth later.
+            wrap = [shutil.which("stdbuf"), "-oL"] if shutil.which("stdbuf") else []
+            self.reader = subprocess.Popen(
+                ["sh", "-c", 'exec "$@" < "$0"', self.fifo, *wrap, self.interpret],
+                stdout=fd, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        finally:
+            os.close(fd)
+        self.position = 0
+        self.data = HeaptrackData()
+
+    def new_process(self) -> None:
+        """A process began (its account's first call, before heaptrack's library opens
+        the FIFO): the interpreter that waits is its; one that served a process before
+        ends (that process is gone) and a new one waits."""
+        if self.served and self.reader is not None:
+            try:
+                self.reader.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.reader.kill()
+                self.reader.wait()
+        self._start_reader()
+        self.served = True
+
+    def read(self) -> HeaptrackData:
+        """What heaptrack has written so far (all of it, once the process has exited and
+        its interpreter has written its last)."""
+        if (self.reader is not None and self.reader.poll() is None
+                and not gdb.selected_inferior().pid):
+            try:
+                self.reader.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            with open(self.output, "rb") as fh:
+                fh.seek(self.position)
+                data = fh.read()
+        except OSError:
+            return self.data
+        self.position += len(data)
+        self.data.feed(data)
+        return self.data
+
+    def disarm(self) -> None:
+        gdb.execute("set exec-wrapper", to_string=True)
+
+    def close(self) -> None:
+        if self.reader is not None and self.reader.poll() is None:
+            self.reader.kill()
+            self.reader.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,114 @@
+"""What heaptrack recorded, read as heaptrack_interpret writes it: allocation sites by the
+bytes they still hold (memtrace on --malloc). Pure: the reading of heaptrack's own text
+format, not of heaptrack_print's report.
+
+heaptrack's preload library records every malloc and free inside the process, with its
+stack, and heaptrack_interpret turns that into lines (hexadecimal numbers; version 3, of
+heaptrack 1.1 and newer):
+
+  v VERSION FILEVERSION       s LEN TEXT        a string, numbered from 1
+  i IP MODULE [FUNCTION FILE LINE]...           an instruction pointer, numbered from 1,
+                                                its function, file and line (string numbers)
+  t IP PARENT                 a node of the tree of stacks, numbered from 1 (0: the root)
+  a SIZE TRACE                an allocation's size and stack, numbered from 0
+  + ALLOCATION                one allocation of that size and stack
+  - ALLOCATION                one of them freed
+  (and others: X cmdline, c time, R rss, I page size, A attached, ...: not needed here)
+
+The bytes still held by a stack are (allocations - frees) x size: the sizes requested, as
+heaptrack counts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gdbmem.trace.fold import Frame, Site, site_frame
+
+FILE_VERSIONS = (2, 3)
+
+
+class HeaptrackData:
+    """heaptrack_interpret's output so far, fed as it grows (a last line not yet ended
+    waits for the rest)."""
+
+    def __init__(self) -> None:
+        self.strings: list[str] = [""]
+        self.ips: list[Frame] = [Frame(0, None, None, None)]
+        self.traces: list[tuple[int, int]] = [(0, 0)]
+        self.allocations: list[tuple[int, int]] = []  # (size, trace)
+        self.made: list[int] = []  # by allocation: how many
+        self.freed: list[int] = []
+        self.version: int | None = None
+        self._tail = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self._tail + data
+        end = data.rfind(b"\n") + 1
+        self._tail = data[end:]
+        for line in data[:end].decode("utf-8", "surrogateescape").splitlines():
+            try:
+                self._line(line)
+            except (ValueError, IndexError):
+                continue  # a line of a kind or form this reader does not know: passed over
+
+    def _line(self, line: str) -> None:
+        kind, _, rest = line.partition(" ")
+        if kind == "+":
+            self.made[int(rest, 16)] += 1
+        elif kind == "-":
+            self.freed[int(rest, 16)] += 1
+        elif kind == "a":
+            size, trace = rest.split()
+            self.allocations.append((int(size, 16), int(trace, 16)))
+            self.made.append(0)
+            self.freed.append(0)
+        elif kind == "t":
+            ip, parent = rest.split()
+            self.traces.append((int(ip, 16), int(parent, 16)))
+        elif kind == "i":
+            fields = [int(f, 16) for f in rest.split()]
+            if len(fields) >= 5:
+                function, file, line_number = fields[2:5]
+                self.ips.append(Frame(fields[0], self.strings[function] or None,
+                                      self.strings[file] or None, line_number or None))
+            else:
+                self.ips.append(Frame(fields[0], None, None, None))
+        elif kind == "s":
+            length, _, text = rest.partition(" ")
+            self.strings.append(text[:int(length, 16)])
+        elif kind == "v":
+            self.version = int(rest.split()[1], 16)
+
+    def stack(self, trace: int) -> list[Frame]:
+        """The frames of a stack, the allocating function's caller first."""
+        frames = []
+        while 0 < trace < len(self.traces) and len(frames) < 256:
+            ip, trace = self.traces[trace]
+            frames.append(self.ips[ip] if ip < len(self.ips) else Frame(0, None, None, None))
+        return frames
+
+    def sites(self, folded: Callable[[list[Frame]], Frame] = site_frame) -> list[Site]:
+        """Allocation sites, most bytes still held first: held = the bytes of allocations
+        not freed, mapped = all bytes allocated, unmapped = those freed, calls = allocations
+        made."""
+        by_key: dict[tuple, dict] = {}
+        for n, (size, trace) in enumerate(self.allocations):
+            made, freed = self.made[n], self.freed[n]
+            if not made:
+                continue
+            frames = self.stack(trace) or [Frame(0, None, None, None)]
+            top = folded(frames)
+            key = (top.function, top.file, top.line) if top.file else (top.function, top.pc)
+            entry = by_key.setdefault(key, {"frame": top, "calls": 0, "mapped": 0,
+                                            "unmapped": 0, "held": 0, "stacks": []})
+            entry["calls"] += made
+            entry["mapped"] += made * size
+            entry["unmapped"] += freed * size
+            entry["held"] += (made - freed) * size
+            if len(entry["stacks"]) < 16:
+                entry["stacks"].append(frames)
+        out = [Site(e["frame"], e["calls"], e["mapped"], e["unmapped"], e["held"], ["malloc"],
+                    e["stacks"]) for e in by_key.values()]
+        out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))
+        return out

@@ -7,6 +7,7 @@
 #   memsnap  memsnap on a breakpoint hit 2,000 times vs the same breakpoint that only continues;
 #   remote   memmap over gdbserver on loopback vs native, on 1,000 mappings;
 #   memtrace memtrace on vs gdb's catch syscall + bt 12 + continue, on 500 maps and unmaps;
+#   malloc   memtrace on --malloc vs heaptrack itself, on 1,000,000 mallocs and frees;
 #   report   memsnap report of 500 snapshots of 1,000 mappings: its time and size.
 # Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
@@ -66,6 +67,38 @@ bench_memtrace() {
     rm -rf "$scratch"
 }
 
+bench_malloc() {
+    # heaptrack itself (its script: preload, interpret, compress) against memtrace on --malloc
+    # in gdb, run to the exit, alternating; medians of 3.
+    local scratch
+    scratch=$(mktemp -d)
+    echo "memtrace on --malloc vs heaptrack, 1,000,000 mallocs and frees (testprogs/traced churn):"
+    python3 - "$scratch" <<'PY'
+import statistics, subprocess, sys, time
+scratch = sys.argv[1]
+def timed(argv):
+    start = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                   cwd=scratch, env={"PATH": "/usr/bin:/bin", "XDG_STATE_HOME": scratch})
+    return time.perf_counter() - start
+program = ["testprogs/build/traced", "churn", scratch]
+import os
+program[0] = os.path.abspath(program[0])
+gdb = ["gdb", "-nx", "-batch", "-q", "-ex", f"source {os.path.abspath('gdbinit.py')}",
+       "-ex", "memtrace on --malloc", "-ex", "run", "-ex", "memtrace --top 3", "--args", *program]
+heaptrack = ["heaptrack", "-o", f"{scratch}/ht", *program]
+runs = {"heaptrack PROGRAM": [], "memtrace on --malloc": []}
+for _ in range(3):
+    runs["heaptrack PROGRAM"].append(timed(heaptrack))
+    runs["memtrace on --malloc"].append(timed(gdb))
+median = {k: statistics.median(v) for k, v in runs.items()}
+for name, seconds in median.items():
+    print(f"  {name:24s} {seconds:.2f} s")
+print(f"  memtrace on --malloc / heaptrack = {median['memtrace on --malloc'] / median['heaptrack PROGRAM']:.2f}  (goal <= 1.25)")
+PY
+    rm -rf "$scratch"
+}
+
 bench_report() {
     echo "memsnap report of 500 snapshots of a 1,000-mapping process (testprogs/many 500 500):"
     gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_report.py \
@@ -103,10 +136,10 @@ print(f'  median ratio {statistics.median(ratios):.2f}  (goal <= 3)')" "${ratios
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace report)
+[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace malloc report)
 for name in "${names[@]}"; do
     case $name in
-        memmap | scan | memsnap | remote | memtrace | report) "bench_$name" ;;
-        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace, report)" >&2; exit 2 ;;
+        memmap | scan | memsnap | remote | memtrace | malloc | report) "bench_$name" ;;
+        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace, malloc, report)" >&2; exit 2 ;;
     esac
 done

@@ -11,6 +11,7 @@
  *            its first 16 KiB) and file_grow() mremaps it to all 64 KiB
  *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB; small_leak() then leaks 3,000
  *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes
+ *   churn    1,000,000 mallocs of 16 to 1,023 bytes, each freed at once (bench/: --malloc)
  * Each mode ends in done(), every mapping still in place.
  */
 #define _GNU_SOURCE
@@ -126,6 +127,13 @@ int main(int argc, char **argv) {
         batch();
         small_leak();
         medium_leak();
+    } else if (!strcmp(mode, "churn")) {
+        for (int k = 0; k < 1000000; k++) {
+            char *p = malloc(16 + (size_t)(k % 1008));
+            p[0] = (char)k;
+            sink += (unsigned long)p[0];
+            free(p);
+        }
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

@@ -31,6 +31,8 @@ def connect(state: State) -> None:
         stale(EXITED)
         if pid:
             state.tracer.ended(pid, "exited")
+        if state.tracer.heaptrack is not None:
+            state.tracer.heaptrack.exited()
 
     def cleared(event) -> None:
         stale(NEW_PROGRAM)

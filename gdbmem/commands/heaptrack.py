@@ -23,9 +23,9 @@ from gdbmem.trace.heaptrack import HeaptrackData
 
 # What heaptrack may not have written yet: its preload library hands its records over a
 # buffer at a time while the program runs, and the rest as it exits.
-NOT_YET = ("heaptrack hands its records over a buffer at a time while the program runs, and "
-           "all of them when it exits: at a stop, the last allocations (some kB of records) "
-           "may not be counted yet")
+NOT_YET = ("heaptrack hands its records over a buffer at a time while the program runs (its "
+           "library's, then its interpreter's), and all of them when it exits: at a stop, the "
+           "last allocations (some kB of records) may not be counted yet")
 
 
 def _installed() -> tuple[str, str]:
@@ -56,8 +56,8 @@ class Heaptrack:
         self.output = ""
         self.position = 0
         self.data = HeaptrackData()
+        self.finished: HeaptrackData | None = None  # the last run's, once it exited
         self.runs = 0
-        self.served = False  # the waiting interpreter has a process writing to it
         atexit.register(self.close)
 
     def arm(self) -> None:
@@ -76,47 +76,45 @@ class Heaptrack:
         fd = os.open(self.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             # The shell opens the FIFO (an open that waits for the writer: never gdb).
-            # Line-buffered (stdbuf, where there is one): each record reaches the file
-            # as it is interpreted, not a buffer's worth later.
-            wrap = [shutil.which("stdbuf"), "-oL"] if shutil.which("stdbuf") else []
             self.reader = subprocess.Popen(
-                ["sh", "-c", 'exec "$@" < "$0"', self.fifo, *wrap, self.interpret],
+                ["sh", "-c", 'exec "$1" < "$0"', self.fifo, self.interpret],
                 stdout=fd, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         finally:
             os.close(fd)
         self.position = 0
         self.data = HeaptrackData()
 
-    def new_process(self) -> None:
-        """A process began (its account's first call, before heaptrack's library opens
-        the FIFO): the interpreter that waits is its; one that served a process before
-        ends (that process is gone) and a new one waits."""
-        if self.served and self.reader is not None:
-            try:
-                self.reader.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.reader.kill()
-                self.reader.wait()
+    def exited(self) -> None:
+        """The process gdb ran has exited (events.py): its interpreter writes its last and
+        ends, what it wrote is read whole (reported until another runs), and a new
+        interpreter waits for the next run."""
+        if self.reader is None:
+            return
+        try:
+            self.reader.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.reader.kill()
+            self.reader.wait()
+        self._feed()
+        self.finished = self.data
         self._start_reader()
-        self.served = True
 
-    def read(self) -> HeaptrackData:
-        """What heaptrack has written so far (all of it, once the process has exited and
-        its interpreter has written its last)."""
-        if (self.reader is not None and self.reader.poll() is None
-                and not gdb.selected_inferior().pid):
-            try:
-                self.reader.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
+    def _feed(self) -> None:
         try:
             with open(self.output, "rb") as fh:
                 fh.seek(self.position)
-                data = fh.read()
+                new = fh.read()
         except OSError:
-            return self.data
-        self.position += len(data)
-        self.data.feed(data)
+            return
+        self.position += len(new)
+        self.data.feed(new)
+
+    def read(self) -> HeaptrackData:
+        """What heaptrack has written so far of the process running now; without one, all
+        that the last one wrote."""
+        if not gdb.selected_inferior().pid and self.finished is not None:
+            return self.finished
+        self._feed()
         return self.data
 
     def disarm(self) -> None:

@@ -96,8 +96,6 @@ class Tracer:
             program = getattr(inferior.progspace, "filename", None) or ""
             account = self.accounts.begin(pid, program, time.time())
             _seed(account)
-            if self.heaptrack is not None:
-                self.heaptrack.new_process()
             # Calls entered in another address space return in none of this one's.
             self.pending = {t: p for t, p in self.pending.items() if _alive_in(inferior, t)}
         return account
@@ -273,6 +271,8 @@ add_format(parser)
 
 def _report_sites(region: str | None, number: int | None = None):
     account = tracer().shown(number)
+    if account is None and tracer().heaptrack is not None and region is None:
+        return None, [], None  # heaptrack alone: its sites only
     if account is None:
         raise UsageError("nothing traced yet: `memtrace on` before `run` (or now), then let "
                          "the program run")
@@ -298,7 +298,8 @@ class MemtraceCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         account, found, where = _report_sites(args.region, args.account)
-        if not args.json and (account.ended or len(tracer().accounts.traced()) > 1):
+        if not args.json and account is not None and (
+                account.ended or len(tracer().accounts.traced()) > 1):
             self.note(f"the sites of {account.describe()}")
         found = found[:args.top] if args.top else found
         heaptrack = tracer().heaptrack
@@ -311,8 +312,9 @@ class MemtraceCommand(Command):
         if args.json:  # one array: the system calls' sites, then malloc's (kinds: malloc)
             write(sites_report([*found, *allocated], True, style))
             return
-        write(sites_report(found, False, style))
-        write("\nallocation sites (heaptrack): bytes still allocated, as the program asked "
+        if account is not None:
+            write(sites_report(found, False, style) + "\n")
+        write("allocation sites (heaptrack): bytes still allocated, as the program asked "
               "for them\n" + sites_report(allocated, False, style))
         if gdb.selected_inferior().pid:
             self.note(NOT_YET)
@@ -338,10 +340,6 @@ class OnCommand(Command):
             raise UsageError(f"memtrace knows x86-64's system calls only, not {arch}'s")
         owner = tracer()
         owner.depth = args.depth
-        if owner.catchpoint is not None and owner.catchpoint.is_valid():
-            write(f"memtrace: already on (catchpoint {owner.catchpoint.number}); depth "
-                  f"{args.depth}\n")
-            return
         if args.malloc:
             if inferior.pid:
                 raise UsageError("--malloc starts with the program: `memtrace on --malloc` "
@@ -350,6 +348,15 @@ class OnCommand(Command):
                 owner.heaptrack = Heaptrack()
             owner.heaptrack.arm()
             write("memtrace: heaptrack records every malloc and free of the next run\n")
+            if owner.catchpoint is None or not owner.catchpoint.is_valid():
+                write("memtrace: the system calls are not traced beside it (a syscall "
+                      "catchpoint stops every thread at every system call, heaptrack's own "
+                      "too: `memtrace on` as well for both)\n")
+            return
+        if owner.catchpoint is not None and owner.catchpoint.is_valid():
+            write(f"memtrace: already on (catchpoint {owner.catchpoint.number}); depth "
+                  f"{args.depth}\n")
+            return
         if inferior.pid:
             owner.resumed()
         gdb.execute("catch syscall " + " ".join(CALLS.values()), to_string=True)

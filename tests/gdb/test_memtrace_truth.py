@@ -161,8 +161,9 @@ def test_malloc_names_each_leaker_with_its_bytes(traced, tmp_path):
     asked for and did not free, and the batch that freed all it took holds 0."""
     if __import__("shutil").which("heaptrack") is None:
         pytest.skip("heaptrack is not installed (make test installs it)")
-    session = run_gdb(["memtrace on --malloc", "run", "memtrace --json", "memtrace"], traced,
-                      ["pool", str(tmp_path)], before=())
+    session = run_gdb(["memtrace on", "memtrace on --malloc", "run", "memtrace --json",
+                       "memtrace", "run", "memtrace --json"], traced, ["pool", str(tmp_path)],
+                      before=())
     assert_no_traceback(session)
     allocated = {s["function"]: s for s in session.json("memtrace --json")
                  if s["kinds"] == ["malloc"]}
@@ -175,6 +176,20 @@ def test_malloc_names_each_leaker_with_its_bytes(traced, tmp_path):
     # The syscalls' sites are there as ever, and malloc's pool is nobody's holding.
     assert any(s.get("pool") == "heap" for s in session.json("memtrace --json"))
     assert not [name for name in os.listdir(tmp_path) if "heaptrack" in name]
+    # A second run: a fresh interpreter waited for it, and counts it alone.
+    again = {s["function"]: s for s in json.loads(session.nth("memtrace --json", 1)["output"])
+             if s["kinds"] == ["malloc"]}
+    assert figures(again["small_leak"]) == (3000, 300000, 0, 300000)
+
+
+def test_malloc_alone_traces_no_system_call(traced, tmp_path):
+    session = run_gdb(["memtrace on --malloc", "run", "memtrace --json", "info breakpoints"],
+                      traced, ["pool", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    assert "not traced beside it" in session.output("memtrace on --malloc")
+    found = session.json("memtrace --json")
+    assert found and all(s["kinds"] == ["malloc"] for s in found)
+    assert "catchpoint" not in session.output("info breakpoints")
 
 
 def test_malloc_needs_the_program_to_start_with_it(traced, tmp_path):

@@ -21,18 +21,12 @@ heaptrack counts them.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 
 from gdbmem.trace.fold import Frame, Site, site_frame
 
 FILE_VERSIONS = (2, 3)
-# Nearly every line is an allocation or a free: those are counted by C (a regex and a
-# Counter, 2,000,000 lines in a fraction of a second), the few others read one by one.
-_MADE = re.compile(rb"^\+ ([0-9a-f]+)$", re.MULTILINE)
-_FREED = re.compile(rb"^- ([0-9a-f]+)$", re.MULTILINE)
-_OTHER = re.compile(rb"^[^+\-\n].*$", re.MULTILINE)
 
 
 class HeaptrackData:
@@ -53,15 +47,23 @@ class HeaptrackData:
         data = self._tail + data
         end = data.rfind(b"\n") + 1
         self._tail = data[end:]
-        whole = data[:end]
-        for counts, pattern in ((self.made, _MADE), (self.freed, _FREED)):
-            for token, n in Counter(pattern.findall(whole)).items():
-                counts[int(token, 16)] += n
-        for line in _OTHER.findall(whole):
-            try:
-                self._line(line.decode("utf-8", "surrogateescape"))
-            except (ValueError, IndexError):
-                continue  # a line of a kind or form this reader does not know: passed over
+        # Nearly every line is an allocation or a free of a few thousand kinds: the lines are
+        # counted by C (a Counter keeps the order lines were first seen in, and the others
+        # are each seen once: strings, frames, stack nodes and allocation kinds are written
+        # once each), then the few distinct ones read. 2,000,000 lines: ~0.2 s.
+        for raw, n in Counter(data[:end].split(b"\n")).items():
+            if raw[:2] in (b"+ ", b"- "):
+                try:
+                    (self.made if raw[0] == 43 else self.freed)[int(raw[2:], 16)] += n
+                except ValueError:
+                    continue
+            elif raw:
+                line = raw.decode("utf-8", "surrogateescape")
+                for _ in range(n):
+                    try:
+                        self._line(line)
+                    except (ValueError, IndexError):
+                        break  # a line of a kind or form this reader does not know
 
     def _line(self, line: str) -> None:
         kind, _, rest = line.partition(" ")

@@ -212,7 +212,7 @@ def _json(sub: ArgumentParser) -> ArgumentParser:
 
 class TakeCommand(Command):
     parser = ArgumentParser("memsnap take", "Take a snapshot now, with an optional label.",
-                         "Example:\n  memsnap take before the request")
+                            "Example:\n  memsnap take before the request")
     parser.add_argument("label", nargs="*", metavar="LABEL")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
@@ -264,7 +264,7 @@ class ListCommand(Command):
 
 class ShowCommand(Command):
     parser = _json(ArgumentParser("memsnap show", "Show snapshot N as memmap shows a live process.",
-                               "Example:\n  memsnap show 3 -k"))
+                                  "Example:\n  memsnap show 3 -k"))
     parser.add_argument("number", type=int, metavar="N")
     parser.add_argument("-k", dest="kb", action="store_true", help="sizes in plain kB")
 
@@ -322,8 +322,8 @@ class SaveCommand(Command):
     completer = gdb.COMPLETE_FILENAME
     parser = ArgumentParser(
         "memsnap save", "Write the snapshots to FILE, for `memsnap load` and `gdbmem`.",
-                         "memtrace's traced calls go with them, named.\n\n"
-                         "Example:\n  memsnap save run1.jsonl")
+        "memtrace's traced calls go with them, named.\n\n"
+        "Example:\n  memsnap save run1.jsonl")
     parser.add_argument("file", metavar="FILE")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
@@ -346,7 +346,7 @@ class LoadCommand(Command):
     completer = gdb.COMPLETE_FILENAME
     parser = ArgumentParser(
         "memsnap load", "Add the snapshots of FILE (saved, a journal, a capture).",
-                         "Example:\n  memsnap load run1.jsonl")
+        "Example:\n  memsnap load run1.jsonl")
     parser.add_argument("file", metavar="FILE")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:

@@ -323,7 +323,7 @@ class MemtraceCommand(Command):
 class OnCommand(Command):
     parser = ArgumentParser(
         "memtrace on", "Trace the calls that change the mappings, with their stacks.",
-                         "Example:\n  memtrace on --depth 20")
+        "Example:\n  memtrace on --depth 20")
     parser.add_argument("--depth", type=count("frames", 1, 256), default=12, metavar="N",
                         help="frames kept of each call stack (default 12)")
     parser.add_argument("--malloc", action="store_true",
@@ -368,7 +368,7 @@ class OnCommand(Command):
 
 class OffCommand(Command):
     parser = ArgumentParser("memtrace off", "Stop tracing; what was traced stays.",
-                        "Example:\n  memtrace off")
+                            "Example:\n  memtrace off")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         owner = tracer()
@@ -382,7 +382,7 @@ class OffCommand(Command):
 
 class ClearCommand(Command):
     parser = ArgumentParser("memtrace clear", "Forget what was traced: every account.",
-                        "Example:\n  memtrace clear")
+                            "Example:\n  memtrace clear")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         owner = tracer()
@@ -393,10 +393,10 @@ class ClearCommand(Command):
 
 class ListCommand(Command):
     parser = ArgumentParser("memtrace list",
-                        "List the accounts: one per address space traced, with its process.",
-                        "An account begins with a process (run, attach) or an exec, and ends "
-                        "when the\nprocess exits, is killed or execs.\n\n"
-                        "Example:\n  memtrace list --json")
+                            "List the accounts: one per address space traced, with its process.",
+                            "An account begins with a process (run, attach) or an exec, and ends "
+                            "when the\nprocess exits, is killed or execs.\n\n"
+                            "Example:\n  memtrace list --json")
     parser.add_argument("--json", action="store_true", help="a JSON array, one per account")
     add_format(parser)
 
@@ -407,7 +407,7 @@ class ListCommand(Command):
 
 class StackCommand(Command):
     parser = ArgumentParser("memtrace stack", "Show every call stack through a site of the report.",
-                        "Example:\n  memtrace stack 1")
+                            "Example:\n  memtrace stack 1")
     parser.add_argument("site", type=int, metavar="SITE")
     parser.add_argument("--account", type=int, metavar="N", help="a site of account N")
 

@@ -9,7 +9,7 @@
  *   mremap   victim() maps 64 KiB at a fixed place; mover() maps 16 KiB and mremaps it with
  *            MREMAP_FIXED over the victim's; then file_map() maps DIR/traced.bin (64 KiB,
  *            its first 16 KiB) and file_grow() mremaps it to all 64 KiB
- *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB; small_leak() then leaks 3,000
+ *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB, stop(); small_leak() leaks 3,000
  *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes
  *   churn    1,000,000 mallocs of 16 to 1,023 bytes, each freed at once (bench/: --malloc)
  * Each mode ends in done(), every mapping still in place.
@@ -125,6 +125,7 @@ int main(int argc, char **argv) {
         sink += (unsigned long)file_grow(file_map(fd));
     } else if (!strcmp(mode, "pool")) {
         batch();
+        stop();
         small_leak();
         medium_leak();
     } else if (!strcmp(mode, "churn")) {

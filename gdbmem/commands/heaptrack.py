@@ -28,19 +28,21 @@ NOT_YET = ("heaptrack hands its records over a buffer at a time while the progra
            "last allocations (some kB of records) may not be counted yet")
 
 
-def _installed() -> tuple[str, str]:
-    """heaptrack's preload library and interpreter, found as its own script finds them."""
+def _installed() -> tuple[str, str, str]:
+    """heaptrack's preload and inject libraries and its interpreter, found as its own
+    script finds them."""
     script = shutil.which("heaptrack")
     if script is None:
         raise UsageError("--malloc needs heaptrack, which is not installed: "
                          "apt-get install heaptrack (or your system's heaptrack package)")
     base = os.path.join(os.path.dirname(os.path.realpath(script)), "..", "lib", "heaptrack")
     preload = os.path.realpath(os.path.join(base, "libheaptrack_preload.so"))
+    inject = os.path.realpath(os.path.join(base, "libheaptrack_inject.so"))
     interpret = os.path.realpath(os.path.join(base, "libexec", "heaptrack_interpret"))
-    for path in (preload, interpret):
+    for path in (preload, inject, interpret):
         if not os.path.exists(path):
             raise UsageError(f"heaptrack is installed without {path}: reinstall it")
-    return preload, interpret
+    return preload, inject, interpret
 
 
 class Heaptrack:
@@ -48,7 +50,7 @@ class Heaptrack:
     has written so far."""
 
     def __init__(self) -> None:
-        self.preload, self.interpret = _installed()
+        self.preload, self.inject_library, self.interpret = _installed()
         self.directory = tempfile.mkdtemp(prefix="gdbmem-heaptrack-")  # 0700
         self.fifo = os.path.join(self.directory, "fifo")
         os.mkfifo(self.fifo, 0o600)
@@ -67,6 +69,26 @@ class Heaptrack:
         wrapper = (f"env LD_PRELOAD={shlex.quote(self.preload)} "
                    f"DUMP_HEAPTRACK_OUTPUT={shlex.quote(self.fifo)}")
         gdb.execute(f"set exec-wrapper {wrapper}", to_string=True)
+
+    def inject(self) -> None:
+        """Into the process stopped now (attached, or run without --malloc), as `heaptrack
+        -p` does: dlopen its inject library, and call its entry point with the FIFO an
+        interpreter waits on. Allocations from now on are recorded; those made before are
+        not known to it (a free of one is not counted)."""
+        self._start_reader()
+        library = self.inject_library.replace("\\", "\\\\").replace('"', '\\"')
+        fifo = self.fifo.replace("\\", "\\\\").replace('"', '\\"')
+        try:
+            handle = gdb.parse_and_eval(
+                f'((void *(*)(const char *, int)) dlopen)("{library}", 0x102)')
+            if int(handle) == 0:
+                raise UsageError("the process could not load heaptrack's inject library "
+                                 f"({self.inject_library})")
+            gdb.parse_and_eval(f'((void (*)(const char *)) heaptrack_inject)("{fifo}")')
+        except gdb.error as exc:
+            raise UsageError(f"heaptrack could not be started in the process: gdb could not "
+                             f"call into it ({str(exc).rstrip('.')}); start the program with "
+                             "it instead: `memtrace on --malloc` before `run`") from None
 
     def _start_reader(self) -> None:
         if self.reader is not None and self.reader.poll() is None:

@@ -341,13 +341,15 @@ class OnCommand(Command):
         owner = tracer()
         owner.depth = args.depth
         if args.malloc:
-            if inferior.pid:
-                raise UsageError("--malloc starts with the program: `memtrace on --malloc` "
-                                 "before `run` (heaptrack is preloaded into it)")
             if owner.heaptrack is None:
                 owner.heaptrack = Heaptrack()
-            owner.heaptrack.arm()
-            write("memtrace: heaptrack records every malloc and free of the next run\n")
+            if inferior.pid:  # a process stopped now: heaptrack goes into it
+                owner.heaptrack.inject()
+                write("memtrace: heaptrack records every malloc and free from now on (those "
+                      "made before are not known to it)\n")
+            else:
+                owner.heaptrack.arm()
+                write("memtrace: heaptrack records every malloc and free of the next run\n")
             if owner.catchpoint is None or not owner.catchpoint.is_valid():
                 write("memtrace: the system calls are not traced beside it (a syscall "
                       "catchpoint stops every thread at every system call, heaptrack's own "

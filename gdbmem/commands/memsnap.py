@@ -155,12 +155,19 @@ def _sites_for(records: Sequence[Record]):
         return None
     last = records[-1]
     account = state().tracer.account_of(last.pid, last.taken_at)
-    if account is None:
+    heaptrack = state().tracer.heaptrack
+    if account is None and heaptrack is None:
         return None
 
     def sites_of(regions: Sequence[Region]) -> list[Site]:
-        return sites_within(account.ledger, account.resolve,
-                            [(r.start, r.end) for r in regions])
+        found = (sites_within(account.ledger, account.resolve,
+                              [(r.start, r.end) for r in regions])
+                 if account is not None else [])
+        if heaptrack is not None and any(r.kind in ("heap", "arena") for r in regions):
+            # malloc's own sites (heaptrack keeps no addresses: all of malloc's, under each
+            # growing heap or arena), by the bytes they still hold
+            found += [s for s in heaptrack.read().sites()[:3] if s.held]
+        return found
 
     return sites_of
 

@@ -223,3 +223,18 @@ def test_malloc_in_a_process_stopped_now(traced, tmp_path):
     allocated = {s["function"]: s for s in session.json("memtrace --json")}
     assert figures(allocated["small_leak"]) == (3000, 300000, 0, 300000)
     assert "batch" not in allocated
+
+
+def test_trend_names_the_allocation_sites_under_a_growing_heap(tmp_path):
+    if __import__("shutil").which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make test installs it)")
+    leaks = build("leaks")
+    session = run_gdb([f"set gdbmem snapshot-dir {tmp_path}/j", "memtrace on --malloc",
+                       "memsnap on tick", "run", "memsnap trend --json"], leaks,
+                      ["heap", "24", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    heap = next(r for r in session.json("memsnap trend --json")["regions"]
+                if r["key"] == "[heap]")
+    assert heap["verdict"] == "leak"
+    (touched,) = [s for s in heap["sites"] if s["kinds"] == ["malloc"]]
+    assert (touched["function"], touched["held"]) == ("touched", 24 * 16 * 1024)

@@ -55,6 +55,10 @@ bench_memsnap() {
             --args testprogs/build/leaks $mode 2000 "$scratch" 2>&1 >/dev/null |
             sed -n 's/^bench: //p'
     done
+    echo "memsnap on a breakpoint hit 300 times in a process of 1 GiB that does not change:"
+    gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
+        --args testprogs/build/leaks idle 300 "$scratch" 2>&1 >/dev/null |
+        sed -n 's/^bench: //p'
     rm -rf "$scratch"
 }
 

@@ -9,6 +9,7 @@
  *   cache  fills a cache of 16 slots of 64 KiB during the first ticks, then only reuses it
  *   churn  allocates 1 to 64 blocks of 1 to 96 KiB, ticks, frees them all: up and down
  *   remap  maps 128 KiB anonymous with mmap, ticks, unmaps it: a call site that holds 0
+ *   idle   touches 1 GiB once, then only ticks: a large process whose memory does not change
  * Each iteration calls tick(i) with the memory in place (break there), then the program
  * exits when TICKS are done. LEAKS_PAUSE_MS=N in the environment sleeps N ms after each
  * tick (time to attach to it).
@@ -70,8 +71,12 @@ int main(int argc, char **argv) {
     srand(42);
     const char *pause_ms = getenv("LEAKS_PAUSE_MS");
     struct timespec pause = {0, (pause_ms ? atol(pause_ms) : 0) * 1000000L};
+    if (!strcmp(mode, "idle"))
+        sink += (unsigned long)touched((size_t)1 << 30);
     for (int i = 0; i < ticks; i++) {
-        if (!strcmp(mode, "heap")) {
+        if (!strcmp(mode, "idle")) {
+            tick(i);
+        } else if (!strcmp(mode, "heap")) {
             for (int k = 0; k < 16; k++) sink += (unsigned long)touched(1024);
             tick(i);
         } else if (!strcmp(mode, "small")) {

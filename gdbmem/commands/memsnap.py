@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import time
 from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
@@ -26,6 +27,7 @@ from gdbmem.commands.settings import (
     leak_min_growth_kb,
     snapshot_directory,
     text_style,
+    value,
 )
 from gdbmem.commands.state import state
 from gdbmem.errors import OutputError, ParseError, UsageError
@@ -34,6 +36,7 @@ from gdbmem.options import count
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
 from gdbmem.render.report import html_report
 from gdbmem.safefile import SafeFile
+from gdbmem.store.carry import Carrier
 from gdbmem.store.codec import read_records, saved
 from gdbmem.store.record import Record
 from gdbmem.target import current
@@ -88,10 +91,11 @@ def _warn(message: str) -> None:
 
 
 def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None,
-         location: str | None = None) -> int:
-    """A snapshot now, its location named now (a later exec would name it from another
-    program): where the selected thread stopped, unless the caller knows better."""
-    record = (target or current()).record(label, pc)
+         location: str | None = None, record: Record | None = None) -> int:
+    """A snapshot now (or `record`, made already), its location named now (a later exec
+    would name it from another program): where the selected thread stopped, unless the
+    caller knows better."""
+    record = record or (target or current()).record(label, pc)
     record.location = stop_location() if location is None else location
     return state().session.add(record, snapshot_directory, _warn, journal_max_bytes)
 
@@ -107,9 +111,11 @@ def named(records: list[Record]) -> list[Record]:
 class SnapshotBreakpoint(gdb.Breakpoint):
     """Takes a snapshot at each Nth hit, then lets the program go on (unless --stop)."""
 
-    def __init__(self, location: str, every: int, stop_here: bool):
+    def __init__(self, location: str, every: int, stop_here: bool, exact: bool = False):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
+        self.carrier = Carrier(exact)  # whether a hit may carry the last full read
+        self.last: Record | None = None  # the last snapshot this breakpoint took
         self.target: GdbTarget | None = None  # the target of the last hit, while it lasts
         self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
         self.named: tuple[str, str] | None = None  # (program, where a hit stops), while it lasts
@@ -141,8 +147,20 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         try:  # never a traceback from inside gdb's event loop
             if self.target is None or not self.target.still_selected():
                 self.target = current()  # type: ignore[assignment]
-            take(f"hit {self.counted}{self.of_location}", self._address(), self.target,
-                 self._where(self.target))  # type: ignore[arg-type]
+            target, label = self.target, f"hit {self.counted}{self.of_location}"
+            now = time.time()
+            signature = None if self.carrier.exact else target.signature()
+            if self.last is not None and self.carrier.may_carry(
+                    target.pid, signature, now, int(value("memsnap-full-every")),
+                    float(value("memsnap-full-seconds"))):
+                record = target.carried(self.last, label, self._address())
+                self.carrier.carried()
+            else:
+                record = target.record(label, self._address())
+                self.carrier.full(target.pid, signature, now)
+            take(target=target, location=self._where(target),  # type: ignore[arg-type]
+                 record=record)
+            self.last = record
         except Exception as exc:
             _warn(report_failure(f"no snapshot at hit {self.counted}", exc))
         return self.stop_here
@@ -236,6 +254,10 @@ class OnCommand(Command):
     parser.add_argument("--every", type=count("hits"), default=1, metavar="N",
                         help="a snapshot at every Nth hit only")
     parser.add_argument("--stop", action="store_true", help="stop at those hits too")
+    parser.add_argument("--exact", action="store_true",
+                        help="read smaps in full at every hit (without it, a hit where the "
+                             "kernel's counters and the map did not change carries the last "
+                             "full read)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         every = f"every {args.every} hits" if args.every > 1 else "each hit"
@@ -244,11 +266,12 @@ class OnCommand(Command):
             if (isinstance(known, SnapshotBreakpoint) and known.is_valid()
                     and known.location == args.location):
                 known.every, known.stop_here = args.every, args.stop
+                known.carrier.exact = args.exact
                 write(f"memsnap: already on: breakpoint {known.number} at {args.location} "
                       f"takes {what}\n")
                 return
         try:
-            breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop)
+            breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop, args.exact)
         except gdb.error as exc:
             raise UsageError(f"cannot set a breakpoint at {args.location!r}: {exc}") from None
         if getattr(breakpoint, "pending", False):  # gdb left it pending: nothing there yet

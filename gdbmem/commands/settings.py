@@ -19,6 +19,7 @@ from gdbmem.analysis.growth import LEAK_MIN_GROWTH_KB
 from gdbmem.errors import UsageError
 from gdbmem.render.color import DEFAULT_STYLE, Palette, styles
 from gdbmem.render.table import DEFAULT_FORMAT, FORMATS, TextStyle
+from gdbmem.store.carry import FULL_EVERY, FULL_SECONDS
 from gdbmem.store.journal import JOURNAL_MAX_SIZE, default_directory
 from gdbmem.units import format_bytes, parse_size
 
@@ -79,6 +80,18 @@ SETTINGS = (
             "written),\nand memsnap says so once. Sizes like 500M or 2G, from 1M to 1P.\n"
             "Usage: set gdbmem journal-max-size SIZE",
             "memsnap's journals take at most {} together.", low=1 << 20, high=1 << 50),
+    Setting("memsnap-full-every", "number", FULL_EVERY,
+            "how many hits at most a memsnap breakpoint carries the last full read",
+            "A hit where the kernel's counters (/proc/PID/status) and the map did not change "
+            "carries the\nlast full read of smaps instead of walking the page tables again; "
+            "smaps is read in full\nat least every N hits (1: at every hit, as memsnap on "
+            "--exact).\nUsage: set gdbmem memsnap-full-every N",
+            "memsnap reads smaps in full at least every {} hits.", low=1, high=1 << 30),
+    Setting("memsnap-full-seconds", "number", FULL_SECONDS,
+            "how many seconds at most a memsnap breakpoint carries the last full read",
+            "smaps is read in full again at the first hit this many seconds after the last "
+            "full read.\nUsage: set gdbmem memsnap-full-seconds S",
+            "memsnap reads smaps in full at least every {} seconds.", low=0, high=1 << 30),
     Setting("leak-min-growth", "number", LEAK_MIN_GROWTH_KB,
             "the smallest growth, in kB, that memsnap trend counts (smaller is noise)",
             "A region's rise over the second half of the snapshots must exceed this (or 2% of "

@@ -122,7 +122,8 @@ def records_report(records: Sequence[Record], as_json: bool, journal: str,
             {"number": n, "label": r.label, "location": r.location, "pid": r.pid,
              "taken_at": r.taken_at,
              "rss_kb": process_summary(r.snapshot.rollup, r.snapshot.regions).rss_kb,
-             "regions": len(r.snapshot.regions), "threads": len(r.threads)}
+             "regions": len(r.snapshot.regions), "threads": len(r.threads),
+             "carried": r.carried}
             for n, r in enumerate(records, 1)], style)
     if not records:
         return ("memsnap: no snapshots yet (`memsnap` takes one, `memsnap on LOCATION` "
@@ -139,7 +140,8 @@ def snapshot_report(number: int, record: Record, as_json: bool, human: bool = Tr
         return jsonout.report({
             "number": number, "label": record.label, "location": record.location,
             "pid": record.pid, "taken_at": record.taken_at, "totals": summary._asdict(),
-            "regions": [r.to_dict() for r in snapshot.regions]}, style)
+            "carried": record.carried, "regions": [r.to_dict() for r in snapshot.regions]},
+            style)
     return (f"snapshot #{number} {record.label} ({record.location})\n"
             + region_table(snapshot.regions, human, style) + summary_line(summary, human))
 

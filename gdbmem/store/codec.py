@@ -32,10 +32,12 @@ def _header(record: Record, smaps: str) -> str:
     by hand, the one spelling of a header: json.dumps of a dict costs more than the write."""
     text = encode_basestring_ascii  # a str as a JSON string, in C
     threads = ",".join(f"[{n},{lwp},{sp}]" for n, lwp, sp in record.threads)
+    carried = '"carried":true,' if record.carried else ""
     return (f'{{"format":"{FORMAT}","pid":{record.pid},"taken_at":{record.taken_at!r},'
             f'"label":{text(record.label)},"location":{text(record.location)},'
             f'"pc":{"null" if record.pc is None else record.pc},"exe":{text(record.exe)},'
-            f'"threads":[{threads}],"smaps_rollup":{text(record.rollup_text)},{smaps}}}\n')
+            f'"threads":[{threads}],"smaps_rollup":{text(record.rollup_text)},{carried}'
+            f'{smaps}}}\n')
 
 
 def framed(record: Record, change: Change = None) -> tuple[bytes, ...]:
@@ -174,6 +176,7 @@ def read_records(data: bytes, name: str = "",
             else:
                 smaps = str(obj["smaps"]).encode("utf-8", "surrogateescape")
             record = _record(obj, smaps, blocks)
+            record.carried = obj.get("carried") is True
             # Where it was read: a bad field inside its smaps, found when it is first parsed,
             # is then said with the file and the line (a whole smaps follows its header).
             record.origin = (name, first, blocks is None and "smaps_bytes" in obj)

@@ -44,8 +44,8 @@ class Record:
     """One snapshot as taken: raw smaps bytes (or blocks, in a session) plus what gdb knew
     at that moment."""
 
-    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "exe", "label", "location",
-                 "origin", "pc", "pid", "rollup_text", "taken_at", "threads")
+    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "carried", "exe", "label",
+                 "location", "origin", "pc", "pid", "rollup_text", "taken_at", "threads")
 
     def __init__(self, pid: int, taken_at: float, smaps: bytes, rollup_text: str = "",
                  threads: Iterable[ThreadStackPointer] = (), label: str = "",
@@ -68,6 +68,8 @@ class Record:
         # Where it was read from: the file, its header's line, whether the whole smaps
         # follows there (codec.py); None for a record taken here.
         self.origin: tuple[str, int, bool] | None = None
+        # The figures are the last full read's: nothing changed since (carry.py).
+        self.carried = False
 
     def let_parsed_go(self) -> None:
         """Forget the parsed snapshot (parsed again when next looked at): a command's

@@ -19,6 +19,7 @@ from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Hole, Region, Snapshot
 from gdbmem.proc import PageState
 from gdbmem.scan.walk import Unreadable
+from gdbmem.store.carry import Signature
 from gdbmem.store.record import Record
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -122,6 +123,21 @@ class Target:
             pc = self.current_pc()
         return Record(self.pid, time.time(), self.read_proc("smaps", keep_open=True), "",
                       self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
+
+    def signature(self) -> Signature | None:
+        """What tells cheaply whether the process's memory changed: its counters and its
+        map (carry.py); None where there is no cheap way (then every hit reads in full)."""
+        return None
+
+    def carried(self, previous: Record, label: str = "", pc: int | None = None) -> Record:
+        """A snapshot that carries `previous`'s figures (nothing changed since it was read
+        in full), with its own time, label, place and threads."""
+        if pc is None:
+            pc = self.current_pc()
+        record = Record(self.pid, time.time(), previous.smaps, previous.rollup_text,
+                        self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
+        record.carried = True
+        return record
 
     def read_bytes(self, address: int, count: int) -> list[int | None]:
         """`count` bytes at `address`, page by page: None for each byte that cannot be read

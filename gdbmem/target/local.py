@@ -24,6 +24,7 @@ from gdbmem.proc import (
 )
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan.walk import Unreadable
+from gdbmem.store.carry import Signature, counters
 from gdbmem.target.base import PAGE, MemoryReader
 from gdbmem.target.gdbtarget import GdbTarget
 
@@ -69,6 +70,10 @@ class LocalProcess(GdbTarget):
             if rollup_reader is not None:
                 rollup_reader.close()
         return regions, rollup
+
+    def signature(self) -> Signature:
+        return Signature(counters(procread.read_whole(self.pid, "status", True)),
+                         procread.read_whole(self.pid, "maps", True))
 
     def maps(self) -> list[Region]:
         try:

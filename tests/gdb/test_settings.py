@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.gdb.conftest import assert_error, assert_no_traceback, run_gdb
 
 NAMES = ["colour", "style", "table-format", "debug", "snapshot-dir", "journal-max-size",
-         "leak-min-growth", "check-anon-rss", "check-anon-regions", "check-large-region",
+         "memsnap-full-every", "memsnap-full-seconds", "leak-min-growth", "check-anon-rss", "check-anon-regions", "check-large-region",
          "check-dirty-share", "check-swap-share"]
 
 

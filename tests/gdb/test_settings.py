@@ -6,8 +6,8 @@ from __future__ import annotations
 from tests.gdb.conftest import assert_error, assert_no_traceback, run_gdb
 
 NAMES = ["colour", "style", "table-format", "debug", "snapshot-dir", "journal-max-size",
-         "memsnap-full-every", "memsnap-full-seconds", "leak-min-growth", "check-anon-rss", "check-anon-regions", "check-large-region",
-         "check-dirty-share", "check-swap-share"]
+         "memsnap-full-every", "memsnap-full-seconds", "leak-min-growth", "check-anon-rss",
+         "check-anon-regions", "check-large-region", "check-dirty-share", "check-swap-share"]
 
 
 def test_show_lists_every_setting_and_ranges_hold(layout_program, tmp_path):

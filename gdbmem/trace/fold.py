@@ -122,12 +122,22 @@ def folded(frame: Frame) -> bool:
     return is_allocator(frame.function) or is_toolchain(frame.file)
 
 
+def _unnamed(frame: Frame) -> bool:
+    return not frame.function and not frame.file
+
+
 def site_frame(frames: Sequence[Frame]) -> Frame:
-    """The first frame of the program's own code: past the folded ones."""
-    for frame in frames:
-        if not folded(frame):
-            return frame
-    return frames[-1]
+    """The first frame of the program's own code: past the folded ones, and past frames
+    without a name that stand before a folded one (a libc without its debug symbols names
+    only its exported functions: malloc's static internals, sysmalloc, _int_malloc, are
+    addresses between mmap and malloc)."""
+    last = -1
+    for i, frame in enumerate(frames):
+        if folded(frame):
+            last = i
+        elif not _unnamed(frame):
+            break
+    return frames[last + 1] if last + 1 < len(frames) else frames[-1]
 
 
 POOL_CALLS = frozenset({"brk", "mprotect"})
@@ -143,14 +153,14 @@ def pool_of(frames: Sequence[Frame], calls: set[str], kinds: set[str]) -> str | 
     if not kinds <= {"heap", "arena"}:
         return None
     for frame in frames:
-        if not folded(frame):
+        if not folded(frame) and not _unnamed(frame):
             break
         if _matches(_ARENA, frame.function):
             return "arena"
     if not calls or not calls <= POOL_CALLS:
         return None
     for frame in frames:
-        if not folded(frame):
+        if not folded(frame) and not _unnamed(frame):
             return None  # reached the program's code first: a direct sbrk
         if in_malloc(frame.function):
             return "arena" if "mprotect" in calls or "arena" in kinds else "heap"

@@ -238,3 +238,23 @@ def test_trend_names_the_allocation_sites_under_a_growing_heap(tmp_path):
     assert heap["verdict"] == "leak"
     (touched,) = [s for s in heap["sites"] if s["kinds"] == ["malloc"]]
     assert (touched["function"], touched["held"]) == ("touched", 24 * 16 * 1024)
+
+
+@pytest.mark.parametrize("symbols", ["with libc's debug symbols", "without them"])
+def test_sites_with_and_without_libc_s_debug_symbols(traced, tmp_path, symbols):
+    """Without libc6-dbg, malloc's static internals (sysmalloc, _int_malloc) are frames
+    without a name between mmap and malloc: folded all the same, and the pool still found."""
+    gdb_args = ([] if symbols.startswith("with ") else
+                ["-iex", "set debug-file-directory /nonexistent"])
+    session = run_gdb(["memtrace on", "break done", "run", "memtrace --json"], traced,
+                      ["pool", str(tmp_path)], before=(), gdb_args=gdb_args)
+    assert_no_traceback(session)
+    found = session.json("memtrace --json")
+    heap = next(s for s in found if s.get("pool") == "heap")
+    assert {g["function"] for g in heap["grown_by"]} == {"batch", "small_leak", "medium_leak"}
+    assert not [s for s in found if s["function"] in ("batch", "small_leak", "medium_leak")]
+    leaks = build("leaks")
+    session = run_gdb(["memtrace on", "run", "memtrace --json"], leaks,
+                      ["mmap", "5", str(tmp_path)], before=(), gdb_args=gdb_args)
+    (touched,) = [s for s in session.json("memtrace --json") if s["function"] == "touched"]
+    assert (touched["calls"], touched["held"]) == (5, 5 * (256 * 1024 + 4096))

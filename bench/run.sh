@@ -28,6 +28,20 @@ bench_memmap() {
     gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_memmap.py 2>&1 >/dev/null |
         sed -n 's/^bench: //p'
     kill "$pid"
+    # 100,000 mappings where vm.max_map_count allows them (65,530 by default: then 60,000).
+    local pairs=50000
+    [ "$(cat /proc/sys/vm/max_map_count)" -ge 110000 ] || pairs=30000
+    testprogs/build/many $pairs >/dev/null &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 100); do
+        [ "$(wc -l </proc/$pid/maps)" -ge $((2 * pairs)) ] && break
+        sleep 0.1
+    done
+    echo "memmap --json and -X on $(wc -l </proc/$pid/maps) mappings (pid $pid):"
+    gdb -nx -batch -q -p "$pid" -ex 'source gdbinit.py' -x bench/bench_memmap_large.py \
+        2>&1 >/dev/null | sed -n 's/^bench: //p'
+    kill "$pid"
 }
 
 bench_scan() {

@@ -262,7 +262,7 @@ def map_report(snapshot: Snapshot, options: MapOptions = _ALL,
     regions = sort_regions(regions, sort) if sort else regions
     regions = regions[:top] if top is not None else regions
     if layout == "json":
-        return jsonout.report([r.to_dict() for r in regions], style)
+        return jsonout.report((r.to_dict() for r in regions), style)
     if not regions:
         raise UsageError("no region matches")
     if layout == "pmap-x":

@@ -5,6 +5,8 @@ file and line, argparse's words as the user typed them."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gdbmem.cli import main
 from gdbmem.errors import ParseError
@@ -55,3 +57,14 @@ def test_argparse_says_the_user_s_own_words(capsys):
     assert main(["trace", "x.jsonl", "--top", "0"]) == 2
     _, err = capsys.readouterr()
     assert "--top takes a number of sites, 1 or more" in err and "argument" not in err
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                             lambda kids: st.lists(kids, max_size=3)
+                             | st.dictionaries(st.text(), kids, max_size=3), max_leaves=8),
+                max_size=6))
+def test_a_list_written_an_item_at_a_time_is_json_s_own(items):
+    from gdbmem.render.jsonout import dumps, dumps_items
+
+    assert dumps_items(iter(items)) == dumps(items)

@@ -60,6 +60,8 @@ class Heaptrack:
         self.data = HeaptrackData()
         self.finished: HeaptrackData | None = None  # the last run's, once it exited
         self.runs = 0
+        self.users_wrapper = ""  # the exec-wrapper the user had set, if any
+        self.armed = False  # the next run is preloaded
         atexit.register(self.close)
 
     def arm(self) -> None:
@@ -68,7 +70,13 @@ class Heaptrack:
         self._start_reader()
         wrapper = (f"env LD_PRELOAD={shlex.quote(self.preload)} "
                    f"DUMP_HEAPTRACK_OUTPUT={shlex.quote(self.fifo)}")
-        gdb.execute(f"set exec-wrapper {wrapper}", to_string=True)
+        self.armed = True
+        current = str(gdb.parameter("exec-wrapper") or "")
+        if current != wrapper:
+            self.users_wrapper = current  # put back by disarm()
+            # A wrapper of the user's stays: it runs the program through ours.
+            gdb.execute(f"set exec-wrapper {wrapper}{' ' + current if current else ''}",
+                        to_string=True)
 
     def inject(self) -> None:
         """Into the process stopped now (attached, or run without --malloc), as `heaptrack
@@ -113,8 +121,11 @@ class Heaptrack:
         if self.reader is None:
             return
         try:
-            self.reader.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+            # An interpreter that got nothing waits on the FIFO for a writer that will not
+            # come (a static program ignores LD_PRELOAD): do not wait for it long.
+            empty = not os.path.getsize(self.output)
+            self.reader.wait(timeout=2 if empty else 30)
+        except (subprocess.TimeoutExpired, OSError):
             self.reader.kill()
             self.reader.wait()
         self._feed()
@@ -140,7 +151,13 @@ class Heaptrack:
         return self.data
 
     def disarm(self) -> None:
-        gdb.execute("set exec-wrapper", to_string=True)
+        """The next run starts without heaptrack (what was recorded stays readable), with
+        the user's own wrapper as it was."""
+        self.armed = False
+        if self.users_wrapper:
+            gdb.execute(f"set exec-wrapper {self.users_wrapper}", to_string=True)
+        else:
+            gdb.execute("unset exec-wrapper", to_string=True)
 
     def close(self) -> None:
         if self.reader is not None and self.reader.poll() is None:

@@ -306,8 +306,13 @@ class MemtraceCommand(Command):
         if heaptrack is None or args.region is not None or args.account is not None:
             write(sites_report(found, args.json, text_style(from_tty, args.format), where))
             return
-        allocated = heaptrack.read().sites()
+        data = heaptrack.read()
+        allocated = data.sites()
         allocated = allocated[:args.top] if args.top else allocated
+        if data.version is None and not args.json:
+            self.note("heaptrack has written nothing (yet): the program was not started "
+                      "with it (`memtrace on --malloc` before `run`), or ignores LD_PRELOAD "
+                      "(a static program)")
         style = text_style(from_tty, args.format)
         if args.json:  # one array: the system calls' sites, then malloc's (kinds: malloc)
             write(sites_report([*found, *allocated], True, style))
@@ -374,11 +379,16 @@ class OffCommand(Command):
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         owner = tracer()
-        if owner.catchpoint is None or not owner.catchpoint.is_valid():
+        tracing = owner.catchpoint is not None and owner.catchpoint.is_valid()
+        armed = owner.heaptrack is not None and owner.heaptrack.armed
+        if not tracing and not armed:
             raise UsageError("memtrace is not on")
-        owner.catchpoint.delete()
-        owner.catchpoint = None
-        owner.pending.clear()
+        if tracing:
+            owner.catchpoint.delete()  # type: ignore[union-attr]
+            owner.catchpoint = None
+            owner.pending.clear()
+        if armed:  # the next run is not preloaded (what heaptrack recorded stays)
+            owner.heaptrack.disarm()  # type: ignore[union-attr]
         write("memtrace: off\n")
 
 

@@ -258,3 +258,18 @@ def test_sites_with_and_without_libc_s_debug_symbols(traced, tmp_path, symbols):
                       ["mmap", "5", str(tmp_path)], before=(), gdb_args=gdb_args)
     (touched,) = [s for s in session.json("memtrace --json") if s["function"] == "touched"]
     assert (touched["calls"], touched["held"]) == (5, 5 * (256 * 1024 + 4096))
+
+
+def test_malloc_off_puts_the_user_s_wrapper_back(traced, tmp_path):
+    if __import__("shutil").which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make test installs it)")
+    session = run_gdb(["set exec-wrapper env GDBMEM_TEST=1", "memtrace on --malloc",
+                       "show exec-wrapper", "memtrace off", "show exec-wrapper",
+                       "memtrace off", "run", "memtrace --json"], traced,
+                      ["pool", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    armed, after = (r["output"] for r in session.results if r["command"] == "show exec-wrapper")
+    assert "LD_PRELOAD=" in armed and armed.rstrip().endswith('env GDBMEM_TEST=1".')
+    assert after.strip() == 'The wrapper for running programs is "env GDBMEM_TEST=1".'
+    assert "memtrace is not on" in session.nth("memtrace off", 1)["error"]
+    assert session.json("memtrace --json") == []  # the run after off: not recorded

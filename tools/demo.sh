@@ -2,7 +2,8 @@
 # `make demo`: a gdb session on testprogs/build/layout, a process with a known layout,
 # showing memmap, vmainfo of the stack pointer, of a heap pointer and of an unmapped address;
 # then a short leak hunt on testprogs/build/leaks (memtrace, memsnap at each tick, the trend)
-# that ends by writing its HTML report and saying where it is.
+# that writes its HTML report; then who holds malloc's heap in testprogs/build/traced pool
+# (memtrace's pool, and heaptrack's allocation sites); it ends by saying where the report is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -28,5 +29,16 @@ gdb -nx -batch -q \
     -ex 'echo \n(gdb) memtrace --top 3\n' -ex 'memtrace --top 3' \
     -ex "echo \\n(gdb) memsnap report $report --force\\n" -ex "memsnap report $report --force" \
     --args testprogs/build/leaks mmap 24 "$work"
+echo
+echo "== who holds malloc's heap: testprogs/build/traced pool (a batch freed, two leakers)"
+gdb -nx -batch -q \
+    -ex 'set pagination off' -ex 'set confirm off' \
+    -ex 'source gdbinit.py' \
+    -ex "set gdbmem snapshot-dir $work/journal" \
+    -ex 'echo \n(gdb) memtrace on\n' -ex 'memtrace on' \
+    -ex 'echo \n(gdb) memtrace on --malloc\n' -ex 'memtrace on --malloc' \
+    -ex 'run' \
+    -ex 'echo \n(gdb) memtrace --top 4\n' -ex 'memtrace --top 4' \
+    --args testprogs/build/traced pool "$work"
 echo
 echo "demo: the report of this leak hunt is $report (open it in any browser)"

@@ -118,19 +118,27 @@ class Heaptrack:
         """The process gdb ran has exited (events.py): its interpreter writes its last and
         ends, what it wrote is read whole (reported until another runs), and a new
         interpreter waits for the next run."""
-        if self.reader is None:
+        if self.reader is None or (self.reader.poll() is not None and not self.armed):
             return
         try:
-            # An interpreter that got nothing waits on the FIFO for a writer that will not
-            # come (a static program ignores LD_PRELOAD): do not wait for it long.
-            empty = not os.path.getsize(self.output)
-            self.reader.wait(timeout=2 if empty else 30)
-        except (subprocess.TimeoutExpired, OSError):
+            # An interpreter whose FIFO no process opened (a static program ignores
+            # LD_PRELOAD) waits for a writer that will not come: it is not waited for.
+            self.reader.wait(timeout=30 if self._served() else 0)
+        except subprocess.TimeoutExpired:
             self.reader.kill()
             self.reader.wait()
         self._feed()
         self.finished = self.data
-        self._start_reader()
+        if self.armed:
+            self._start_reader()
+
+    def _served(self) -> bool:
+        """Whether a process opened the FIFO: the interpreter's shell opens it as its
+        standard input only once a writer has (until then, that is /dev/null)."""
+        try:
+            return os.readlink(f"/proc/{self.reader.pid}/fd/0") == self.fifo  # type: ignore
+        except OSError:
+            return True  # gone already, or no /proc to ask: it has what it got
 
     def _feed(self) -> None:
         try:

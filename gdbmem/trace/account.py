@@ -65,7 +65,7 @@ class Account:
     def stacks_touching(self, lo: int, hi: int) -> set[int]:
         """The stacks whose calls mapped, unmapped or changed anything in [lo, hi), holding
         anything there now or not (memtrace --region)."""
-        return {self.ledger.stack_id(e.pcs) for e in self.events if touches(e, lo, hi)}
+        return {self.ledger.stacks[e.pcs] for e in self.events if touches(e, lo, hi)}
 
     def knows(self, pc: int) -> bool:
         return pc in self.frames
@@ -121,13 +121,13 @@ def replayed(events: list[Event]) -> Ledger:
     rest at their returns, in the order they happened (file order for calls of files older
     than that order)."""
     ledger = Ledger()
-    steps = []
+    steps = []  # (when, 0 for an entry or 1 for a return, the call)
     for n, e in enumerate(events):
         if e.entered is None:
-            steps.append(((n, 0), 1, e))
+            steps.append((n, 1, e))
         else:
-            steps.append(((e.returned, 0), 1, e))
-            steps.append(((e.entered, 0), 0, e))
+            steps.append((e.returned, 1, e))
+            steps.append((e.entered, 0, e))
     steps.sort(key=lambda step: step[0])
     parked: dict[int, list | None] = {}
     for _, phase, e in steps:

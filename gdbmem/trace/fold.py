@@ -118,6 +118,17 @@ def pool_frame(pool: str) -> Frame:
     return Frame(0, f"[{pool}]", None, None)
 
 
+def site_key(frame: Frame) -> tuple:
+    """What makes two frames one site: a place in the source; without symbols, its address."""
+    return (frame.function, frame.file, frame.line) if frame.file else (frame.function,
+                                                                          frame.pc)
+
+
+def by_weight(site: Site) -> tuple:
+    """The order of a report: most bytes held first, then most mapped, most calls."""
+    return (-site.held, -site.mapped, -site.calls, site.frame.function or "")
+
+
 def folded(frame: Frame) -> bool:
     return is_allocator(frame.function) or is_toolchain(frame.file)
 
@@ -192,16 +203,14 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
             caller, top = top, pool_frame(pool)
             key: tuple = ("pool", pool)
         else:
-            # A site is a place in the source; without symbols, its address.
-            key = (top.function, top.file, top.line) if top.file else (top.function, top.pc)
+            key = site_key(top)
         entry = by_key.setdefault(key, {"frame": top, "calls": 0, "mapped": 0, "unmapped": 0,
                                         "held": 0, "kinds": set(), "stacks": [],
                                         "pool": pool, "grown_by": {}})
         if pool is not None:
-            place = (caller.function, caller.file, caller.line, caller.pc if not caller.file
-                     else 0)
-            known = entry["grown_by"].get(place)
-            entry["grown_by"][place] = (caller, (known[1] if known else 0) + use.mapped)
+            known = entry["grown_by"].get(site_key(caller))
+            entry["grown_by"][site_key(caller)] = (caller,
+                                                   (known[1] if known else 0) + use.mapped)
         entry["calls"] += use.calls
         entry["mapped"] += use.mapped
         entry["unmapped"] += use.unmapped
@@ -213,7 +222,7 @@ def sites(ledger: Ledger, resolve: Resolve, stack_ids: set[int] | None = None,
                 sorted((g for g in e["grown_by"].values() if g[1] > 0), key=lambda g: -g[1])
                 if e["pool"] is not None else None)
            for e in by_key.values()]
-    out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))
+    out.sort(key=by_weight)
     return out
 
 

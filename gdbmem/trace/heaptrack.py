@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from gdbmem.trace.fold import Frame, Site, site_frame
+from gdbmem.trace.fold import Frame, Site, by_weight, site_frame, site_key
 
 FILE_VERSIONS = (2, 3)
 
@@ -106,8 +106,7 @@ class HeaptrackData:
                 continue
             frames = self.stack(trace) or [Frame(0, None, None, None)]
             top = folded(frames)
-            key = (top.function, top.file, top.line) if top.file else (top.function, top.pc)
-            entry = by_key.setdefault(key, {"frame": top, "calls": 0, "mapped": 0,
+            entry = by_key.setdefault(site_key(top), {"frame": top, "calls": 0, "mapped": 0,
                                             "unmapped": 0, "held": 0, "stacks": []})
             entry["calls"] += made
             entry["mapped"] += made * size
@@ -117,5 +116,5 @@ class HeaptrackData:
                 entry["stacks"].append(frames)
         out = [Site(e["frame"], e["calls"], e["mapped"], e["unmapped"], e["held"], ["malloc"],
                     e["stacks"]) for e in by_key.values()]
-        out.sort(key=lambda s: (-s.held, -s.mapped, -s.calls, s.frame.function or ""))
+        out.sort(key=by_weight)
         return out

@@ -28,7 +28,7 @@ from gdbmem.commands.regionspec import resolve
 from gdbmem.commands.settings import journal_max_bytes, snapshot_directory, text_style
 from gdbmem.errors import TargetError, UsageError
 from gdbmem.options import count
-from gdbmem.render.trace import accounts_report, site_stacks, sites_report
+from gdbmem.render.trace import accounts_report, site_stacks, sites_report, traced_report
 from gdbmem.store.session import Session
 from gdbmem.target import current
 from gdbmem.target.symbols import name_pc
@@ -313,15 +313,9 @@ class MemtraceCommand(Command):
             self.note("heaptrack has written nothing (yet): the program was not started "
                       "with it (`memtrace on --malloc` before `run`), or ignores LD_PRELOAD "
                       "(a static program)")
-        style = text_style(from_tty, args.format)
-        if args.json:  # one array: the system calls' sites, then malloc's (kinds: malloc)
-            write(sites_report([*found, *allocated], True, style))
-            return
-        if account is not None:
-            write(sites_report(found, False, style) + "\n")
-        write("allocation sites (heaptrack): bytes still allocated, as the program asked "
-              "for them\n" + sites_report(allocated, False, style))
-        if gdb.selected_inferior().pid:
+        write(traced_report(found if account is not None else None, allocated, args.json,
+                            text_style(from_tty, args.format)))
+        if gdb.selected_inferior().pid and not args.json:
             self.note(NOT_YET)
 
 
@@ -332,8 +326,8 @@ class OnCommand(Command):
     parser.add_argument("--depth", type=count("frames", 1, 256), default=12, metavar="N",
                         help="frames kept of each call stack (default 12)")
     parser.add_argument("--malloc", action="store_true",
-                        help="also every malloc and free, through heaptrack (before `run`): "
-                             "allocation sites by the bytes they still hold")
+                        help="every malloc and free, through heaptrack (before `run`, or at a "
+                             "stop): allocation sites by the bytes they still hold")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         inferior = gdb.selected_inferior()

@@ -37,6 +37,17 @@ def sites_report(sites: Sequence[Site], as_json: bool, style: TextStyle = PLAIN,
     return head + render_table(_COLUMNS, list(zip(*rows)), style) + pool_lines(sites)
 
 
+def traced_report(sites: Sequence[Site] | None, allocated: Sequence[Site], as_json: bool,
+                  style: TextStyle = PLAIN) -> str:
+    """memtrace with --malloc: the system calls' sites (None: not traced), then heaptrack's
+    allocation sites; in JSON one array, malloc's with `"kinds": ["malloc"]`."""
+    if as_json:
+        return sites_report([*(sites or ()), *allocated], True, style)
+    head = sites_report(sites, False, style) + "\n" if sites is not None else ""
+    return (head + "allocation sites (heaptrack): bytes still allocated, as the program "
+            "asked for them\n" + sites_report(allocated, False, style))
+
+
 def pool_lines(sites: Sequence[Site]) -> str:
     """Under the table: who grew malloc's pool, and that this is not who holds it."""
     lines = []

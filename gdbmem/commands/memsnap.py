@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import time
 from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
@@ -115,7 +114,6 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
         self.carrier = Carrier(exact)  # whether a hit may carry the last full read
-        self.last: Record | None = None  # the last snapshot this breakpoint took
         self.target: GdbTarget | None = None  # the target of the last hit, while it lasts
         self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
         self.named: tuple[str, str] | None = None  # (program, where a hit stops), while it lasts
@@ -147,20 +145,12 @@ class SnapshotBreakpoint(gdb.Breakpoint):
         try:  # never a traceback from inside gdb's event loop
             if self.target is None or not self.target.still_selected():
                 self.target = current()  # type: ignore[assignment]
-            target, label = self.target, f"hit {self.counted}{self.of_location}"
-            now = time.time()
-            signature = None if self.carrier.exact else target.signature()
-            if self.last is not None and self.carrier.may_carry(
-                    target.pid, signature, now, int(value("memsnap-full-every")),
-                    float(value("memsnap-full-seconds"))):
-                record = target.carried(self.last, label, self._address())
-                self.carrier.carried()
-            else:
-                record = target.record(label, self._address())
-                self.carrier.full(target.pid, signature, now)
+            target = self.target
+            record = target.record_at_hit(  # type: ignore[union-attr]
+                self.carrier, f"hit {self.counted}{self.of_location}", self._address(),
+                int(value("memsnap-full-every")), float(value("memsnap-full-seconds")))
             take(target=target, location=self._where(target),  # type: ignore[arg-type]
                  record=record)
-            self.last = record
         except Exception as exc:
             _warn(report_failure(f"no snapshot at hit {self.counted}", exc))
         return self.stop_here

@@ -18,7 +18,7 @@ periodic full read bounds how long anything else goes unseen.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 # The counters of /proc/PID/status a carried snapshot must find unchanged.
 COUNTERS = (b"VmSize:", b"VmRSS:", b"RssAnon:", b"RssFile:", b"RssShmem:", b"VmData:",
@@ -44,6 +44,7 @@ class Carrier:
 
     def __init__(self, exact: bool = False) -> None:
         self.exact = exact
+        self.record: Any = None  # the last snapshot taken through it (a store.record.Record)
         self.last: Signature | None = None
         self.pid = 0
         self.hits_since = 0
@@ -51,7 +52,8 @@ class Carrier:
 
     def may_carry(self, pid: int, signature: Signature | None, now: float, full_every: int,
                   full_seconds: float) -> bool:
-        return (not self.exact and signature is not None and self.last is not None
+        return (not self.exact and self.record is not None and signature is not None
+                and self.last is not None
                 and pid == self.pid and signature == self.last
                 and self.hits_since + 1 < full_every and now - self.full_at < full_seconds)
 

@@ -19,7 +19,7 @@ from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Hole, Region, Snapshot
 from gdbmem.proc import PageState
 from gdbmem.scan.walk import Unreadable
-from gdbmem.store.carry import Signature
+from gdbmem.store.carry import Carrier, Signature
 from gdbmem.store.record import Record
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -128,6 +128,21 @@ class Target:
         """What tells cheaply whether the process's memory changed: its counters and its
         map (carry.py); None where there is no cheap way (then every hit reads in full)."""
         return None
+
+    def record_at_hit(self, carrier: Carrier, label: str, pc: int | None, full_every: int,
+                      full_seconds: float) -> Record:
+        """A breakpoint's snapshot: the last full read carried when `carrier` says nothing
+        changed since it (carry.py), else read in full."""
+        now = time.time()
+        signature = None if carrier.exact else self.signature()
+        if carrier.may_carry(self.pid, signature, now, full_every, full_seconds):
+            carrier.carried()
+            record = self.carried(carrier.record, label, pc)
+        else:
+            carrier.full(self.pid, signature, now)
+            record = self.record(label, pc)
+        carrier.record = record
+        return record
 
     def carried(self, previous: Record, label: str = "", pc: int | None = None) -> Record:
         """A snapshot that carries `previous`'s figures (nothing changed since it was read

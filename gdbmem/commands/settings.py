@@ -82,7 +82,7 @@ SETTINGS = (
             "memsnap's journals take at most {} together.", low=1 << 20, high=1 << 50),
     Setting("memsnap-full-every", "number", FULL_EVERY,
             "how many hits at most a memsnap breakpoint carries the last full read",
-            "A hit where the kernel's counters (/proc/PID/status) and the map did not change "
+            "A hit where the kernel's counters (/proc/PID/statm) and the map did not change "
             "carries the\nlast full read of smaps instead of walking the page tables again; "
             "smaps is read in full\nat least every N hits (1: at every hit, as memsnap on "
             "--exact).\nUsage: set gdbmem memsnap-full-every N",

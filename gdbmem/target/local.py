@@ -24,7 +24,7 @@ from gdbmem.proc import (
 )
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan.walk import Unreadable
-from gdbmem.store.carry import Signature, counters
+from gdbmem.store.carry import Signature
 from gdbmem.target.base import PAGE, MemoryReader
 from gdbmem.target.gdbtarget import GdbTarget
 
@@ -72,7 +72,7 @@ class LocalProcess(GdbTarget):
         return regions, rollup
 
     def signature(self) -> Signature:
-        return Signature(counters(procread.read_whole(self.pid, "status", True)),
+        return Signature(procread.read_whole(self.pid, "statm", True),
                          procread.read_whole(self.pid, "maps", True))
 
     def maps(self) -> list[Region]:

@@ -20,7 +20,8 @@ NEW_PROGRAM = "new-program"  # gdb's objfiles were cleared or loaded (`file`, a 
 INFERIOR_DELETED = "inferior-deleted"
 SNAPSHOTS_CLEARED = "snapshots-cleared"  # memsnap clear
 COMMAND_DONE = "command-done"  # a command of gdbmem's has written its report
-EVENTS = (EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED, SNAPSHOTS_CLEARED, COMMAND_DONE)
+RESUMED = "resumed"  # the process ran on, or the user wrote its memory or registers
+EVENTS = (EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED, SNAPSHOTS_CLEARED, COMMAND_DONE, RESUMED)
 
 K = TypeVar("K")
 V = TypeVar("V")

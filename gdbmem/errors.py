@@ -28,3 +28,8 @@ class TargetError(GdbmemError):
 
 class OutputError(GdbmemError):
     """A file that cannot be written: it exists, its directory is not writable, the disk is full."""
+
+
+class HeapError(GdbmemError):
+    """malloc's heap cannot be read as glibc lays it out: another allocator, a corrupted
+    chunk, an arena in the middle of a change."""

@@ -3,7 +3,9 @@
 #
 #  1. Debian packages, only those missing: gdb, C and C++ compilers and (without one on PATH)
 #     rustc for the testprogs, make, procps (pmap), binutils (strings) and smem, the anchors
-#     tests and benchmarks compare against.
+#     tests and benchmarks compare against; heaptrack (memtrace --malloc), valgrind (the leak
+#     check memleak must equal), libc6-dbg (the heap tests run with and without libc's
+#     symbols) and libjemalloc2 (a program on another allocator).
 #  2. A virtualenv in .venv made from the Python that gdb embeds. gdb links the system
 #     Python (/usr/bin/python3 on Debian), not the `python3` first on PATH (pyenv, conda, ...),
 #     and packages installed for one are invisible to the other. So we ask gdb which Python it
@@ -21,7 +23,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 say() { printf 'setup: %s\n' "$*"; }
 
-apt_packages=(gdb gdbserver gcc g++ libc6-dev make procps binutils smem heaptrack)
+apt_packages=(gdb gdbserver gcc g++ libc6-dev make procps binutils smem heaptrack valgrind libc6-dbg
+              libjemalloc2)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"

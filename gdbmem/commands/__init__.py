@@ -14,6 +14,8 @@ def register() -> bool:
     from gdbmem.commands.functions import VmaEnd, VmaStart
     from gdbmem.commands.memcheck import MemcheckCommand
     from gdbmem.commands.memdump import MemdumpCommand
+    from gdbmem.commands.memheap import COMMANDS as MEMHEAP_COMMANDS
+    from gdbmem.commands.memleak import MemleakCommand
     from gdbmem.commands.memmap import MemmapCommand
     from gdbmem.commands.memsnap import COMMANDS as MEMSNAP_COMMANDS
     from gdbmem.commands.memstrings import MemstringsCommand
@@ -27,8 +29,9 @@ def register() -> bool:
     VmainfoCommand()
     MemdumpCommand()
     MemstringsCommand()
-    for command in (*MEMSNAP_COMMANDS, *MEMTRACE_COMMANDS):
+    for command in (*MEMSNAP_COMMANDS, *MEMTRACE_COMMANDS, *MEMHEAP_COMMANDS):
         command()
+    MemleakCommand()
     MemcheckCommand()
     RecordCall()
     VmaStart()

@@ -7,6 +7,9 @@ and ends memtrace's account of an address space that has gone.
                     account ends; else `file`, a new run  -> NEW_PROGRAM
   new_objfile       a program or library was loaded       -> NEW_PROGRAM
   inferior_deleted  `remove-inferiors`                    -> INFERIOR_DELETED
+  cont, memory_changed, register_changed
+                    the process runs on, or the user changed it  -> RESUMED (the heap walked
+                    at this stop is no longer the heap)
   before_prompt     the page gdb has at its prompt (settings.py: is output redirected?)
 
 A `kill` is seen at the next traced call or report: another pid stands where the account's
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import gdb  # type: ignore[import-not-found]
 
-from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, stale
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, RESUMED, stale
 from gdbmem.commands import settings
 from gdbmem.commands.state import State
 
@@ -47,3 +50,5 @@ def connect(state: State) -> None:
     gdb.events.clear_objfiles.connect(cleared)
     gdb.events.new_objfile.connect(lambda event: stale(NEW_PROGRAM))
     gdb.events.inferior_deleted.connect(lambda event: stale(INFERIOR_DELETED))
+    for changed in (gdb.events.cont, gdb.events.memory_changed, gdb.events.register_changed):
+        changed.connect(lambda event: stale(RESUMED))

@@ -215,6 +215,13 @@ class MemoryReader:
     def close(self) -> None:
         pass
 
+    def read_into(self, address: int, view: memoryview) -> int:
+        """Fill `view` with the memory at `address`, as far as it is readable: how many
+        bytes that was (the heap walk's bulk reads, heap/memory.py)."""
+        from gdbmem.heap.memory import bytes_reader
+
+        return bytes_reader(self.target.read_memory)(address, view)
+
     def read(self, address: int, size: int) -> bytes:
         data = self.target.read_memory(address, size)
         if not data:

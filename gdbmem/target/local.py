@@ -182,6 +182,23 @@ class ProcMemReader(MemoryReader):
             os.close(self.fd)
             self.fd = None
 
+    def read_into(self, address: int, view: memoryview) -> int:
+        if self.fd is None or address >= 1 << 63:
+            return super().read_into(address, view)
+        done = 0
+        while done < len(view):
+            try:
+                got = os.preadv(self.fd, [view[done:]], address + done)
+            except OSError as exc:
+                if exc.errno == errno.ESRCH:
+                    raise TargetError(f"process {self.target.pid} exited during the "
+                                      "read") from None
+                break  # an unreadable page: the caller reads up to it
+            if got <= 0:
+                break
+            done += got
+        return done
+
     def read(self, address: int, size: int) -> bytes:
         if self.fd is None or address >= 1 << 63:  # pread takes no offset past 2**63
             return super().read(address, size)

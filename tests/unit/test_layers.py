@@ -20,7 +20,7 @@ RANK = {
     "proc": 2,
     "caches": 1, "options": 1,
     "kinds": 3, "procread": 3, "safefile": 3,
-    "analysis": 4, "trace": 4,
+    "analysis": 4, "trace": 4, "heap": 4,
     "store": 5, "scan": 5,
     "render": 7,
     "target": 8,

@@ -1,0 +1,80 @@
+"""The heap as walked at this stop, shared by memheap, memleak and vmainfo.
+
+One walk per stop: a cache that gdb's events empty as soon as the process runs on, or the
+user writes its memory or registers (caches.RESUMED), or it exits or execs. While a thread
+runs (non-stop), the heap changes under the walk: nothing is kept then, and the report
+says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, RESUMED, Cache
+from gdbmem.heap.census import Census, census
+from gdbmem.heap.reach import Leaks, leak_check
+from gdbmem.heap.walk import Heap, HeapThread, walk_heap
+from gdbmem.model import Region
+from gdbmem.target import Target
+from gdbmem.target.heapinput import heap_input, heap_memory, running_threads
+from gdbmem.target.symbols import symbol_at
+
+
+@dataclass
+class HeapView:
+    target: Target
+    heap: Heap
+    regions: list[Region]
+    threads: list[HeapThread]
+    running: list[int]
+    census: Census | None = None
+    leaks: Leaks | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def read(self, use):
+        """use(memory) with the target's bulk reader open."""
+        with self.target.memory_reader() as reader:
+            return use(heap_memory(reader))
+
+    def the_census(self) -> Census:
+        if self.census is None:
+            self.census = self.read(lambda mem: census(mem, self.heap, self.regions, name_of))
+        return self.census
+
+    def the_leaks(self) -> Leaks:
+        if self.leaks is None:
+            self.leaks = self.read(lambda mem: leak_check(mem, self.heap, self.regions,
+                                                          self.threads))
+        return self.leaks
+
+
+HEAPS: Cache[tuple[int, int], HeapView] = Cache(
+    "heap walks", 2, {RESUMED, EXITED, EXEC, INFERIOR_DELETED},
+    "malloc's heap changes as soon as the process runs, or its memory is written")
+
+
+def name_of(address: int) -> str | None:
+    symbol = symbol_at(address)
+    return symbol.name if symbol is not None else None
+
+
+def heap_view(target: Target) -> HeapView:
+    """The heap at this stop: walked once, then kept until the process runs on."""
+    key = (target.pid, getattr(getattr(target, "inferior", None), "num", 0))
+    view = HEAPS.get(key)
+    if view is not None and view.target.pid == target.pid:
+        view.target = target
+        return view
+    inp, regions = heap_input(target)
+    with target.memory_reader() as reader:
+        heap = walk_heap(heap_memory(reader), inp)
+    running = running_threads()
+    view = HeapView(target, heap, regions, list(inp.threads), running)
+    if running:
+        view.notes.append(f"thread{'s' if len(running) > 1 else ''} "
+                          f"{', '.join(map(str, running))} run{'s' if len(running) == 1 else ''}"
+                          " (non-stop): the heap may change while it is read, and their "
+                          "registers are not roots")
+    else:
+        HEAPS.put(key, view)
+    return view

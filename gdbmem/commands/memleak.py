@@ -1,0 +1,56 @@
+"""memleak: the blocks of malloc's heap that nothing points to at this stop."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from gdbmem.commands.base import ArgumentParser, Command, add_format, write
+from gdbmem.commands.heapview import heap_view, name_of
+from gdbmem.commands.settings import text_style
+from gdbmem.heap.census import block_types
+from gdbmem.heap.reach import REACHABLE
+from gdbmem.options import count
+from gdbmem.render.heap import leak_groups, leak_report
+from gdbmem.target import current
+
+parser = ArgumentParser(
+    "memleak",
+    "Find the blocks of malloc's heap nothing points to, at this stop, as valgrind names them.",
+    usage="memleak [-h] [--limit N] [--json] [--format FMT]",
+    epilog="""\
+Scans every thread's registers and stack, and every writable mapping that is not malloc's,
+for pointers into the blocks memheap finds, then follows pointers from block to block:
+  still reachable  reached through pointers to their start
+  possibly lost    reached only through a pointer inside them (or a possibly lost block)
+  definitely lost  reached from nowhere, and from no other lost block
+  indirectly lost  reached only from lost blocks
+as valgrind's memcheck defines them, without restarting the program. Bytes are chunk sizes
+(valgrind counts what was asked for). Memory never written can hold an old pointer, which
+makes a lost block look reached here (memcheck knows which bytes were written): never the
+reverse. Lost blocks are grouped by category, chunk size and type, the most bytes first.
+
+Examples:
+  memleak
+  memleak --json                 definitely_lost, indirectly_lost, possibly_lost,
+                                 still_reachable ({"blocks", "bytes"}) and groups
+  vmainfo 0x55555555a2c0         a sample: its chunk, its type, lost or reachable""")
+parser.add_argument("--limit", type=count("rows"), default=20, metavar="N",
+                    help="groups of lost blocks shown (default 20)")
+parser.add_argument("--json", action="store_true", help="print a JSON object")
+add_format(parser)
+
+
+class MemleakCommand(Command):
+    parser = parser
+
+    def run(self, args: argparse.Namespace, from_tty: bool) -> None:
+        view = heap_view(current())
+        leaks = view.the_leaks()
+        lost = np.nonzero(leaks.category != REACHABLE)[0]
+        types = view.read(lambda mem: block_types(mem, view.heap, leaks.blocks.chunk[lost],
+                                                  view.regions, name_of))
+        notes = [*view.notes, *view.heap.notes]
+        write(leak_report(leaks, leak_groups(leaks, types, lost), notes, args.limit,
+                          args.json, text_style(from_tty, args.format)))

@@ -1,0 +1,221 @@
+"""What malloc's heap holds: chunks in use by arena, by size and by type.
+
+A block's type is what its first words say: the C++ class whose vtable the first word points
+to, another symbol it points to (or the second word: a CPython object's type), text, zeros
+(the whole block), else unknown. Each distinct pointer is named once, by the target's
+`name_of(address)` (gdb's `info symbol`), and only pointers into file-backed mappings are
+asked about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from gdbmem.heap.layout import WORD
+from gdbmem.heap.memory import WINDOW, Memory
+from gdbmem.heap.walk import (
+    FASTBIN,
+    IN_USE,
+    LARGEBIN,
+    MMAPPED_ARENA,
+    SMALLBIN,
+    TCACHE,
+    TOP,
+    UNSORTED,
+    Heap,
+)
+from gdbmem.model import Region
+
+NameOf = Callable[[int], "str | None"]
+UNKNOWN, ZEROS, TEXT = "unknown", "zeros", "text"
+_VTABLE_RE = re.compile(r"vtable for (.+?)(?: \+ \d+)?$")
+_SYMBOL_RE = re.compile(r"(.+?)(?: \+ (\d+))?$")
+_PRINTABLE = np.zeros(256, dtype=bool)
+_PRINTABLE[0x20:0x7F] = True
+_PRINTABLE[[9, 10, 13]] = True
+
+
+@dataclass
+class Group:
+    key: str | int
+    chunks: int
+    bytes: int
+
+    def as_json(self, name: str) -> dict:
+        return {name: self.key, "chunks": self.chunks, "bytes": self.bytes}
+
+
+def chunk_windows(mem: Memory, heap: Heap, chosen: np.ndarray,
+                  need: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(base, words, indices): windows of memory holding the first `need` bytes of user
+    data of each chosen chunk (indices into the heap's arrays, in address order), each
+    chunk in exactly one window."""
+    starts = heap.addr[chosen] + np.uint64(2 * WORD)
+    k = 0
+    while k < len(chosen):
+        base = int(starts[k])
+        words = mem.window(base, WINDOW)
+        end = base + len(words) * 8
+        last = int(np.searchsorted(starts, np.uint64(end - need), "right"))
+        if last <= k:  # not even `need` bytes readable at this block
+            words = np.zeros(need // 8, dtype=np.uint64)
+            last = k + 1
+        yield base, words, chosen[k:last]
+        k = last
+
+
+def _text(head: np.ndarray) -> np.ndarray:
+    """Whether each block's first 8 bytes are text: all printable, or 4 or more printable
+    bytes and then a NUL."""
+    raw = np.ascontiguousarray(head).view(np.uint8).reshape(-1, 8)
+    printable = _PRINTABLE[raw]
+    prefix = np.argmin(printable, axis=1)  # the first byte that is not printable
+    whole = printable.all(axis=1)
+    ends_in_nul = raw[np.arange(len(raw)), prefix] == 0
+    return whole | ((prefix >= 4) & ends_in_nul)
+
+
+def block_heads(mem: Memory, heap: Heap, chosen: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each chosen block's first and second words, and whether the whole block is zeros."""
+    first = np.zeros(len(chosen), dtype=np.uint64)
+    second = np.zeros(len(chosen), dtype=np.uint64)
+    zeros = np.zeros(len(chosen), dtype=bool)
+    start, end = heap.user_bounds()
+    done = 0
+    for base, words, part in chunk_windows(mem, heap, chosen, 16):
+        lo = ((start[part] - np.uint64(base)) // np.uint64(8)).astype(np.int64)
+        hi = ((end[part] - np.uint64(base)) // np.uint64(8)).astype(np.int64)
+        n = len(part)
+        first[done:done + n] = words[lo] if len(words) else 0
+        second[done:done + n] = words[np.minimum(lo + 1, max(len(words) - 1, 0))] \
+            if len(words) else 0
+        inside = hi <= len(words)
+        nonzero = np.concatenate(([0], np.cumsum(words != 0)))
+        counts = nonzero[np.minimum(hi, len(words))] - nonzero[lo]
+        zeros[done:done + n] = (counts == 0) & inside
+        for j in np.nonzero(~inside)[0]:  # a block larger than the window: read it on
+            zeros[done + j] = counts[j] == 0 and _zero_beyond(
+                mem, base + len(words) * 8, int(end[part[j]]))
+        done += n
+    return first, second, zeros
+
+
+def _zero_beyond(mem: Memory, start: int, end: int) -> bool:
+    try:
+        return all(not words.any() for _at, words in mem.windows(start, end))
+    except Exception:  # unreadable: not known to be zeros
+        return False
+
+
+def _file_backed(regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
+    spans = sorted((r.start, r.end) for r in regions if r.path and not r.path.startswith("["))
+    return (np.array([s for s, _e in spans], dtype=np.uint64),
+            np.array([e for _s, e in spans], dtype=np.uint64))
+
+
+def _in_spans(values: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    starts, ends = spans
+    if not len(starts):
+        return np.zeros(len(values), dtype=bool)
+    i = np.searchsorted(starts, values, "right") - 1
+    return (i >= 0) & (values < ends[np.maximum(i, 0)])
+
+
+def type_name(symbol: str, second: bool) -> str | None:
+    """A type from the symbol a block's word points to: a vtable's class, else the
+    symbol itself (the second word's marked as such)."""
+    m = _VTABLE_RE.match(symbol)
+    if m and not second:
+        return m.group(1)
+    m = _SYMBOL_RE.match(symbol)
+    if m is None or (m.group(2) and not second):
+        return None
+    name = m.group(1)
+    return f"-> {name} (+8)" if second else f"-> {name}"
+
+
+def block_types(mem: Memory, heap: Heap, chosen: np.ndarray, regions: list[Region],
+                name_of: NameOf) -> np.ndarray:
+    """The type of each chosen block, as an array of strings."""
+    first, second, zeros = block_heads(mem, heap, chosen)
+    out = np.full(len(chosen), UNKNOWN, dtype=object)
+    out[zeros] = ZEROS
+    spans = _file_backed(regions)
+    for words, is_second in ((first, False), (second, True)):
+        pointing = (out == UNKNOWN) & _in_spans(words, spans)
+        names: dict[int, str | None] = {}
+        for value in np.unique(words[pointing]).tolist():
+            symbol = name_of(int(value))
+            names[int(value)] = type_name(symbol, is_second) if symbol else None
+        for j in np.nonzero(pointing)[0]:
+            named = names.get(int(words[j]))
+            if named is not None:
+                out[j] = named
+    out[(out == UNKNOWN) & _text(first)] = TEXT  # a pointer's bytes can look like text
+    return out
+
+
+def group(keys: np.ndarray, sizes: np.ndarray) -> list[Group]:
+    """Chunks and bytes per distinct key, the most bytes first (then the key)."""
+    if not len(keys):
+        return []
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    chunks = np.bincount(inverse, minlength=len(uniq))
+    total = np.bincount(inverse, weights=sizes.astype(np.float64), minlength=len(uniq))
+    groups = [Group(k.item() if hasattr(k, "item") else k, int(c), int(b))
+              for k, c, b in zip(uniq, chunks, total)]
+    groups.sort(key=lambda g: (-g.bytes, -g.chunks, str(g.key)))
+    return groups
+
+
+FREE_PLACES = ((TCACHE, "tcache"), (FASTBIN, "fastbins"), (UNSORTED, "unsorted"),
+               (SMALLBIN, "small bins"), (LARGEBIN, "large bins"), (TOP, "top"))
+
+
+def arena_rows(heap: Heap) -> list[dict]:
+    """Per arena (and the mmapped chunks): what is in use and where the free bytes sit."""
+    rows = []
+    names = [("main arena" if a.main else f"arena {a.address:#x}") for a in heap.arenas]
+    for index, name in [*enumerate(names), (MMAPPED_ARENA, "mmapped")]:
+        mine = heap.arena == index
+        if index == MMAPPED_ARENA and not mine.any():
+            continue
+        used = mine & (heap.state == IN_USE)
+        row = {"arena": name,
+               "address": heap.arenas[index].address if index >= 0 else None,
+               "heaps": len(heap.arenas[index].heaps) if index >= 0 else 0,
+               "system_mem": (heap.arenas[index].system_mem if index >= 0
+                              else int(heap.size[mine].sum())),
+               "in_use": {"chunks": int(used.sum()), "bytes": int(heap.size[used].sum())},
+               "free": {}}
+        for state, place in FREE_PLACES:
+            there = mine & (heap.state == state)
+            row["free"][place] = {"chunks": int(there.sum()),
+                                  "bytes": int(heap.size[there].sum())}
+        if index >= 0:
+            row["threads"] = sorted(heap.arenas[index].threads)
+        rows.append(row)
+    return rows
+
+
+@dataclass
+class Census:
+    heap: Heap
+    chosen: np.ndarray  # the in-use chunks' indices
+    types: np.ndarray   # each one's type
+
+    def sizes(self) -> list[Group]:
+        return group(self.heap.size[self.chosen], self.heap.size[self.chosen])
+
+    def by_type(self) -> list[Group]:
+        return group(self.types, self.heap.size[self.chosen])
+
+
+def census(mem: Memory, heap: Heap, regions: list[Region], name_of: NameOf) -> Census:
+    chosen = np.nonzero(heap.state == IN_USE)[0]
+    return Census(heap, chosen, block_types(mem, heap, chosen, regions, name_of))

@@ -63,6 +63,7 @@ Beta *g_beta[3];
 Node *g_list;
 void *g_kept;
 char *g_text[6];
+void *g_freed;
 char *g_interior[3];
 struct mallinfo2 g_mallinfo;
 volatile unsigned long g_sink;
@@ -109,6 +110,7 @@ __attribute__((noinline)) static void make_heap(void) {
     for (int i = 0; i < 3; i++) g_beta[i] = new Beta;
     for (int i = 0; i < 6; i++) g_text[i] = strdup("a census of malloc's heap");
     // Freed, every other one so that none coalesces with a neighbour.
+    g_freed = g_medium[0];  // kept dangling: vmainfo names its chunk free, in the tcache
     for (int i = 0; i < 20; i += 2) { free(g_medium[i]); g_medium[i] = nullptr; }
     for (int i = 0; i < 20; i += 2) { free(g_fast[i]); g_fast[i] = nullptr; }
     for (int i = 0; i < 16; i += 2) { free(g_large[i]); g_large[i] = nullptr; }

@@ -53,9 +53,9 @@ HEAPS: Cache[tuple[int, int], HeapView] = Cache(
     "malloc's heap changes as soon as the process runs, or its memory is written")
 
 
-def name_of(address: int) -> str | None:
+def name_of(address: int) -> tuple[str, str] | None:
     symbol = symbol_at(address)
-    return symbol.name if symbol is not None else None
+    return (symbol.name, symbol.section) if symbol is not None else None
 
 
 def heap_view(target: Target) -> HeapView:

@@ -42,6 +42,20 @@ parser.add_argument("--json", action="store_true", help="print a JSON object")
 add_format(parser)
 
 
+def _size(text: str) -> int | None:
+    """A chunk size typed as 208, 0xd0 or 4K; None for a type's name."""
+    if not text[:1].isdigit():
+        return None
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    try:
+        return parse_size(text)
+    except UsageError:
+        return None
+
+
 class MemheapCommand(Command):
     parser = parser
     prefix = True
@@ -76,11 +90,8 @@ Examples:
         found = view.the_census()
         what = " ".join(args.what)
         types = found.types
-        try:
-            size = parse_size(what) if not what.startswith("-") else None
-        except UsageError:
-            size = None
-        if size is not None and what[:1].isdigit():
+        size = _size(what)
+        if size is not None:
             chosen = found.heap.size[found.chosen] == np.uint64(size)
             label = f"of chunk size {size}"
         else:

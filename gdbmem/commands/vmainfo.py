@@ -5,16 +5,38 @@ from __future__ import annotations
 import argparse
 
 import gdb  # type: ignore[import-not-found]
+import numpy as np
 
 from gdbmem.analysis.lookup import describe_address
 from gdbmem.commands.base import ArgumentParser, Command, write
+from gdbmem.commands.heapview import heap_view, name_of
 from gdbmem.commands.settings import text_style
 from gdbmem.commands.state import state
-from gdbmem.errors import UsageError
+from gdbmem.errors import GdbmemError, UsageError
+from gdbmem.heap.census import block_types, chunk_info
 from gdbmem.render.vmainfo import address_report
 from gdbmem.target import current
 from gdbmem.target.symbols import evaluate_address, symbol_at
 from gdbmem.trace.fold import Frame, site_frame
+
+
+def _chunk(target, address: int, kind: str | None) -> dict | None:
+    """The malloc chunk that holds `address`, for an address in a heap, an arena or an
+    anonymous mapping (a chunk mmapped on its own); None elsewhere, or when the heap cannot
+    be read (memheap says why)."""
+    if kind not in ("heap", "arena", "anon"):
+        return None
+    try:
+        view = heap_view(target)
+    except GdbmemError:
+        return None
+
+    def type_of(k: int) -> str:
+        chosen = np.array([k], dtype=np.int64)
+        return str(view.read(lambda mem: block_types(mem, view.heap, chosen, view.regions,
+                                                     name_of))[0])
+
+    return chunk_info(view.heap, address, type_of, view.leaks)
 
 
 def _mapped_by(address: int) -> Frame | None:
@@ -31,7 +53,9 @@ parser = ArgumentParser(
 ADDR is any gdb expression. The report names the region (bounds, size, perms, kind, path,
 owning thread), the offset into the region and into its file, the symbol and section,
 whether the page is resident, swapped or not present (pagemap), the region's smaps
-fields, the call that mapped it when memtrace traced it, and the bytes at the address as a
+fields, the call that mapped it when memtrace traced it, the malloc chunk that holds it
+(inside a heap: its size, in use or free and where, its type, and lost or reachable when
+memleak ran at this stop), and the bytes at the address as a
 hexdump (--bytes N, 32 by default, 0 for none;
 ?? where unreadable). For an unmapped address it names the nearest regions below and above.
 
@@ -64,4 +88,5 @@ class VmainfoCommand(Command):
         data = target.read_bytes(address, args.bytes) if info.mapped else []
         write(address_report(info, symbol, page, args.json, text_style(from_tty), data,
                              _mapped_by(address) if info.mapped else None,
-                             target.why_unknown("page state") or "pagemap unreadable"))
+                             target.why_unknown("page state") or "pagemap unreadable",
+                             _chunk(target, address, info.region.kind) if info.mapped else None))

@@ -30,7 +30,8 @@ from gdbmem.heap.walk import (
 )
 from gdbmem.model import Region
 
-NameOf = Callable[[int], "str | None"]
+# What gdb names an address: (symbol, section), like ("vtable for Alpha + 16", ".data.rel.ro").
+NameOf = Callable[[int], "tuple[str, str] | None"]
 UNKNOWN, ZEROS, TEXT = "unknown", "zeros", "text"
 _VTABLE_RE = re.compile(r"vtable for (.+?)(?: \+ \d+)?$")
 _SYMBOL_RE = re.compile(r"(.+?)(?: \+ (\d+))?$")
@@ -126,9 +127,12 @@ def _in_spans(values: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.nd
     return (i >= 0) & (values < ends[np.maximum(i, 0)])
 
 
-def type_name(symbol: str, second: bool) -> str | None:
+def type_name(symbol: str, second: bool, section: str = ".data") -> str | None:
     """A type from the symbol a block's word points to: a vtable's class, else the
-    symbol itself (the second word's marked as such)."""
+    symbol itself; the second word's only when it is data (a CPython object's type), marked
+    as such."""
+    if second and section.startswith(".text"):
+        return None
     m = _VTABLE_RE.match(symbol)
     if m and not second:
         return m.group(1)
@@ -146,12 +150,17 @@ def block_types(mem: Memory, heap: Heap, chosen: np.ndarray, regions: list[Regio
     out = np.full(len(chosen), UNKNOWN, dtype=object)
     out[zeros] = ZEROS
     spans = _file_backed(regions)
+    # An old free-list pointer left in a reused block points into malloc's own state: no type.
+    state = np.array(sorted(a.address for a in heap.arenas), dtype=np.uint64)
     for words, is_second in ((first, False), (second, True)):
-        pointing = (out == UNKNOWN) & _in_spans(words, spans)
+        near = np.searchsorted(state, words, "right") - 1
+        in_state = (near >= 0) & (words < state[np.maximum(near, 0)]
+                                  + np.uint64(heap.layout.arena_size))
+        pointing = (out == UNKNOWN) & _in_spans(words, spans) & ~in_state
         names: dict[int, str | None] = {}
         for value in np.unique(words[pointing]).tolist():
-            symbol = name_of(int(value))
-            names[int(value)] = type_name(symbol, is_second) if symbol else None
+            named = name_of(int(value))
+            names[int(value)] = type_name(named[0], is_second, named[1]) if named else None
         for j in np.nonzero(pointing)[0]:
             named = names.get(int(words[j]))
             if named is not None:
@@ -219,3 +228,28 @@ class Census:
 def census(mem: Memory, heap: Heap, regions: list[Region], name_of: NameOf) -> Census:
     chosen = np.nonzero(heap.state == IN_USE)[0]
     return Census(heap, chosen, block_types(mem, heap, chosen, regions, name_of))
+
+
+def chunk_info(heap: Heap, address: int, type_of: Callable[[int], str],
+               leaks=None) -> dict | None:
+    """What vmainfo says of an address inside a chunk: the chunk, where it is, its type
+    (in use), and its leak category when memleak ran at this stop (`leaks`)."""
+    from gdbmem.heap.reach import CATEGORIES
+    from gdbmem.heap.walk import STATE_NAMES
+
+    k = heap.chunk_at(address)
+    if k is None:
+        return None
+    start, end = heap.user_bounds_of(k)
+    index = int(heap.arena[k])
+    arena = ("mmapped" if index == MMAPPED_ARENA else "main arena"
+             if heap.arenas[index].main else f"arena {heap.arenas[index].address:#x}")
+    state = int(heap.state[k])
+    leak = None
+    if leaks is not None and state == IN_USE:
+        i = int(np.searchsorted(leaks.blocks.chunk, k))
+        if i < len(leaks.blocks.chunk) and int(leaks.blocks.chunk[i]) == k:
+            leak = CATEGORIES[int(leaks.category[i])]
+    return {"chunk": int(heap.addr[k]), "address": start, "size": int(heap.size[k]),
+            "usable": end - start, "offset": address - start, "state": STATE_NAMES[state],
+            "arena": arena, "type": type_of(k) if state == IN_USE else None, "leak": leak}

@@ -271,16 +271,48 @@ def find_main_arena(mem: Memory, regions: Sequence[Region], layout: Layout) -> i
     return found[0]
 
 
-def _top_chunk(mem: Memory, layout: Layout, arena: int,
-               regions: Sequence[Region]) -> tuple[int, int, Region]:
+def find_mp(mem: Memory, regions: Sequence[Region], layout: Layout,
+            heap_start: int) -> int | None:
+    """mp_ (struct malloc_par) by its structure in libc's data: the one whose sbrk_base is
+    where the main heap starts, with tcache and mmap figures that can be; None unless
+    exactly one is."""
+    found = []
+    for region in _libc_data(regions):
+        words = mem.words(region.start, region.size // WORD)
+        for k in np.nonzero(words == np.uint64(heap_start))[0].tolist():
+            base = k - layout.mp_sbrk_base // WORD
+            if base < 0 or base + layout.mp_size // WORD > len(words):
+                continue
+            w = words[base:base + layout.mp_size // WORD]
+            ints = w.view(np.uint32)
+            n_mmaps, n_max, max_n = (int(ints[(layout.mp_n_mmaps // 4) + i]) for i in range(3))
+            mmapped, max_mmapped = (int(w[layout.mp_mmapped_mem // WORD + i]) for i in (0, 1))
+            bins = int(w[layout.mp_tcache_bins // WORD])
+            count = int(w[layout.mp_tcache_count // WORD])
+            if (0 < bins <= TCACHE_BINS and count <= 0xFFFF and n_mmaps <= max_n
+                    and n_mmaps <= n_max and mmapped <= max_mmapped and mmapped % PAGE == 0
+                    and (n_mmaps == 0) == (mmapped == 0)):
+                found.append(region.start + base * WORD)
+    return found[0] if len(found) == 1 else None
+
+
+def _top_chunk(mem: Memory, layout: Layout, arena: int, regions: Sequence[Region],
+               main: bool = True) -> tuple[int, int, Region]:
+    """The arena's top chunk: it must end main's heap (the program break, where [heap]
+    ends) or a thread arena's newest heap (where its heap_info's size says)."""
     top = mem.word(arena + layout.top)
     region = _region_at(regions, top)
     if region is None or top % ALIGNMENT:
         raise HeapError(f"arena {arena:#x}: its top chunk {top:#x} is in no mapping")
     size = mem.word(top + WORD) & ~SIZE_BITS
-    if size < MINSIZE or top + size > region.end or region.end - (top + size) >= PAGE:
+    if main:
+        end, what = region.end, f"its mapping ({region.start:#x}-{region.end:#x})"
+    else:
+        heap = top & ~(HEAP_MAX_SIZE - 1)
+        end, what = heap + mem.word(heap + 2 * WORD), f"its heap at {heap:#x}"
+    if size < MINSIZE or top + size > end or end - (top + size) >= PAGE:
         raise HeapError(f"arena {arena:#x}: its top chunk {top:#x} of size {size:#x} does "
-                        f"not end its mapping ({region.start:#x}-{region.end:#x})")
+                        f"not end {what}")
     return top, size, region
 
 
@@ -374,7 +406,8 @@ def _walk_arenas(mem: Memory, inp: HeapInput, main: int, chunks: _Chunks) -> lis
         state = mem.words(address, layout.arena_size // WORD)
         if not _plausible_arena(state, layout):
             raise HeapError(f"the arena at {address:#x} does not look like a malloc_state")
-        top, top_size, top_region = _top_chunk(mem, layout, address, regions)
+        top, top_size, top_region = _top_chunk(mem, layout, address, regions,
+                                               address == main)
         locked = int(state[0]) & 0xFFFFFFFF != 0
         if address == main:
             start = (top_region.start + ALIGNMENT - 1) & ~(ALIGNMENT - 1)
@@ -420,10 +453,10 @@ def _mmapped_at(mem: Memory, start: int, end: int) -> list[tuple[int, int, int]]
 
 
 def _find_mmapped(mem: Memory, regions: Sequence[Region], taken: list[tuple[int, int]],
-                  expected: int | None) -> list[tuple[int, int]]:
-    """Chunks mmapped on their own, as (chunk address, size): at the start of each anonymous
+                  expected: int | None) -> tuple[dict[int, int], set[int]]:
+    """Chunks mmapped on their own, as {chunk address: size}: at the start of each anonymous
     read-write mapping that is no heap and no stack; at every page of them when that finds
-    fewer than mp_ counts."""
+    fewer than mp_ counts. And which were found inside a mapping (by the page scan)."""
     def free_of_heaps(region: Region) -> bool:
         return (not region.path and _readable_rw(region)
                 and region.kind not in ("stack", "thread-stack", "heap", "arena")
@@ -434,8 +467,9 @@ def _find_mmapped(mem: Memory, regions: Sequence[Region], taken: list[tuple[int,
     for region in candidates:
         for chunk, size, _prev in _mmapped_at(mem, region.start, region.end):
             found[chunk] = size
+    at_starts = set(found)
     if expected is not None and len(found) >= expected:
-        return sorted(found.items())
+        return found, set()
     for region in candidates:  # a chunk may sit after other memory in a merged mapping
         at = region.start
         while at < region.end:
@@ -454,7 +488,29 @@ def _find_mmapped(mem: Memory, regions: Sequence[Region], taken: list[tuple[int,
                 for chunk, size, _prev in _mmapped_at(mem, page, region.end):
                     found[chunk] = size
             at += len(words) * 8
-    return sorted(found.items())
+    return found, set(found) - at_starts
+
+
+def _reconcile(found: dict[int, int], scanned: set[int], n_mmaps: int, mmapped_mem: int,
+               notes: list[str]) -> dict[int, int]:
+    """Keep what mp_ counts. A page inside some other anonymous memory can look like a
+    chunk's header; when dropping one to three of those found by the page scan (never one at
+    a mapping's start) leaves mp_'s count and bytes exactly, and only one such choice does,
+    they go; else the figures say that they may hold lookalikes."""
+    from itertools import combinations
+
+    extra = len(found) - n_mmaps
+    total = sum(found.values())
+    if extra == 0 and total == mmapped_mem:
+        return found
+    if 0 < extra <= 3:
+        fits = [drop for drop in combinations(sorted(scanned), extra)
+                if total - sum(found[c] for c in drop) == mmapped_mem]
+        if len(fits) == 1:
+            return {c: size for c, size in found.items() if c not in fits[0]}
+    notes.append(f"mp_ counts {n_mmaps} mmapped chunks of {mmapped_mem} bytes; {len(found)} "
+                 f"of {total} bytes were found: some may be memory that only looks like one")
+    return found
 
 
 # Free lists --------------------------------------------------------------------------------
@@ -618,6 +674,11 @@ def walk_heap(mem: Memory, inp: HeapInput) -> Heap:
                         f"only ({exc})") from None
     if other is not None:
         notes.append(f"{other} is loaded too: the blocks it hands out are not in this heap")
+    if inp.mp is None:
+        _top, _size, top_region = _top_chunk(mem, layout, main, inp.regions)
+        if top_region.kind == "heap":
+            inp = HeapInput(inp.regions, layout, inp.main_arena,
+                            find_mp(mem, inp.regions, layout, top_region.start), inp.threads)
     chunks = _Chunks()
     arenas = _walk_arenas(mem, inp, main, chunks)
     n_mmaps = mmapped_mem = None
@@ -625,15 +686,19 @@ def walk_heap(mem: Memory, inp: HeapInput) -> Heap:
         n_mmaps = mem.word(inp.mp + layout.mp_n_mmaps) & 0xFFFFFFFF
         mmapped_mem = mem.word(inp.mp + layout.mp_mmapped_mem)
     taken = [span for arena in arenas for span in arena.reserved]
-    mmapped = _find_mmapped(mem, inp.regions, taken, n_mmaps)
-    for chunk, size in mmapped:
+    found, scanned = _find_mmapped(mem, inp.regions, taken, n_mmaps)
+    if n_mmaps is not None and mmapped_mem is not None:
+        found = _reconcile(found, scanned, n_mmaps, mmapped_mem, notes)
+    else:
+        n_mmaps, mmapped_mem = len(found), sum(found.values())
+        if scanned:
+            notes.append(f"{len(scanned)} of the {len(found)} mmapped chunks were found inside "
+                         "other anonymous memory, without mp_ to count them: some may only "
+                         "look like chunks")
+    for chunk, size in sorted(found.items()):
         chunks.addr.append(chunk)
         chunks.raw.append(size | IS_MMAPPED)
         chunks.arena.append(MMAPPED_ARENA)
-    if n_mmaps is not None and n_mmaps != len(mmapped):
-        notes.append(f"mp_ counts {n_mmaps} mmapped chunks, {len(mmapped)} were found")
-    if n_mmaps is None:
-        n_mmaps, mmapped_mem = len(mmapped), sum(size for _c, size in mmapped)
 
     addr = np.frombuffer(chunks.addr, dtype=np.uint64)
     raw = np.frombuffer(chunks.raw, dtype=np.uint64)

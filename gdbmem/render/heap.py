@@ -57,6 +57,16 @@ def _group_table(title: str, groups: Sequence[Group], limit: int, style: TextSty
     return render_table(columns, list(zip(*cells)) or [[], [], []], style) + more
 
 
+_LONGEST_TYPE = 72
+
+
+def _type_text(name: object) -> str:
+    """A type as a table shows it: a C++ template's name can run to hundreds of characters
+    (--json keeps it whole)."""
+    text = str(name)
+    return text if len(text) <= _LONGEST_TYPE else text[:_LONGEST_TYPE - 3] + "..."
+
+
 def _size_text(size: int) -> str:
     return f"{size} ({format_bytes(size)})" if size >= 1024 else str(size)
 
@@ -91,7 +101,7 @@ def heap_report(heap: Heap, census: Census, by: str | None, limit: int, as_json:
     if by in (None, "arena"):
         parts.append("\n" + arena_table(heap, style))
     if by in (None, "type"):
-        parts.append("\n" + _group_table("Type", census.by_type(), limit, style))
+        parts.append("\n" + _group_table("Type", census.by_type(), limit, style, _type_text))
     if by in (None, "size"):
         parts.append("\n" + _group_table("Chunk size", census.sizes(), limit, style,
                                          _size_text))
@@ -176,7 +186,8 @@ def leak_report(leaks: Leaks, groups: list[dict], notes: Sequence[str], limit: i
     parts = [render_table(_LEAK_COLUMNS, list(zip(*rows)), style)]
     parts += [f"note: {note}\n" for note in notes]
     if groups:
-        cells = [(g["category"].replace("_", " "), str(g["size"]), g["type"], str(g["blocks"]),
+        cells = [(g["category"].replace("_", " "), str(g["size"]), _type_text(g["type"]),
+                  str(g["blocks"]),
                   format_bytes(g["bytes"]), f"{g['sample'][0]:#x}") for g in groups[:limit]]
         columns = (Column("Lost", "<"), Column("Chunk size"), Column("Type", "<", clean=False),
                    Column("Blocks"), Column("Bytes", token=lambda t: FIGURE), Column("Sample"))

@@ -62,8 +62,8 @@ def hexdump(address: int, data: Sequence[int | None]) -> list[str]:
 
 def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                  style: TextStyle = PLAIN, data: Sequence[int | None] = (),
-                 mapped_by: Frame | None = None, page_unknown: str = "pagemap unreadable"
-                 ) -> str:
+                 mapped_by: Frame | None = None, page_unknown: str = "pagemap unreadable",
+                 chunk: dict | None = None) -> str:
     region = info.region
     if region is None:
         lines = [f"{info.address:#x} is not mapped."]
@@ -95,6 +95,8 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         lines.append(f"  symbol   {symbol.name} in section {symbol.section}{where}")
     if mapped_by is not None:
         lines.append(f"  traced   mapped by {frame_text(mapped_by)} (memtrace)")
+    if chunk is not None:
+        lines.append("  chunk    " + chunk_text(chunk))
     page_text = _page_words(page) if page is not None else f"unknown ({page_unknown})"
     lines.append(f"  page     {page_text}")
     if region.fields:
@@ -108,6 +110,21 @@ def address_text(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         lines += [f"  {'bytes' if n == 0 else '':9}{line}"
                   for n, line in enumerate(dump.rstrip("\n").split("\n"))]
     return "\n".join(lines) + "\n"
+
+
+def chunk_text(chunk: dict) -> str:
+    """A malloc chunk as vmainfo says it."""
+    offset = chunk["offset"]
+    where = (f"{offset} bytes into its {chunk['usable']} usable" if offset >= 0
+             else f"in its header, {-offset} bytes before its {chunk['usable']} usable")
+    kind = f", {chunk['type']}" if chunk["type"] else ""
+    leak = (f", {chunk['leak'].replace('_', ' ')} (memleak at this stop)" if chunk["leak"]
+            else "")
+    arena = ("mmapped on its own" if chunk["arena"] == "mmapped"
+             else f"{chunk['state']} in the {chunk['arena']}")
+    if chunk["arena"] == "mmapped":
+        arena = f"{chunk['state']}, {arena}"
+    return f"{chunk['address']:#x}, a chunk of {chunk['size']} bytes {arena}: {where}{kind}{leak}"
 
 
 _UNITLESS = {"THPeligible", "ProtectionKey"}
@@ -132,7 +149,7 @@ def gap_above(info: AddressInfo) -> int | None:
 
 def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                  data: Sequence[int | None] = (),
-                 mapped_by: Frame | None = None) -> dict[str, Any]:
+                 mapped_by: Frame | None = None, chunk: dict | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "address": info.address,
         "mapped": info.mapped,
@@ -144,6 +161,7 @@ def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
         "page": page.to_dict() if page is not None else None,
         "bytes": list(data),  # from the address on; null where unreadable
         "mapped_by": mapped_by.to_dict() if mapped_by is not None else None,  # memtrace
+        "chunk": chunk,  # the malloc chunk that holds it (memheap), None when in none
     }
     if not info.mapped:
         out["below"] = (dict(info.below.to_dict(), gap=gap_below(info))
@@ -156,9 +174,9 @@ def address_json(info: AddressInfo, symbol: Symbol | None, page: PageState | Non
 def address_report(info: AddressInfo, symbol: Symbol | None, page: PageState | None,
                    as_json: bool, style: TextStyle = PLAIN,
                    data: Sequence[int | None] = (), mapped_by: Frame | None = None,
-                   page_unknown: str = "pagemap unreadable") -> str:
+                   page_unknown: str = "pagemap unreadable", chunk: dict | None = None) -> str:
     """vmainfo ADDR: with `data`, the bytes at the address; with `mapped_by`, the traced call
-    site that mapped it."""
+    site that mapped it; with `chunk`, the malloc chunk that holds it."""
     if as_json:
-        return jsonout.report(address_json(info, symbol, page, data, mapped_by), style)
-    return address_text(info, symbol, page, style, data, mapped_by, page_unknown)
+        return jsonout.report(address_json(info, symbol, page, data, mapped_by, chunk), style)
+    return address_text(info, symbol, page, style, data, mapped_by, page_unknown, chunk)

@@ -27,6 +27,7 @@ EVERY_COMMAND = [
     "vmainfo $sp", "vmainfo 0x10 --json", "vmainfo nosuchsymbol", "memdump 0x10",
     "memdump [heap] {dir}/heap.bin", "memstrings [heap] --limit 1", "memstrings 0x10",
     "memsnap", "memsnap list", "memsnap trend", "memcheck", "print $vma_start($sp)",
+    "memheap", "memheap --json", "memheap show 32", "memleak", "memleak --json",
 ]
 
 

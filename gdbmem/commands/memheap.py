@@ -95,9 +95,9 @@ Examples:
             chosen = found.heap.size[found.chosen] == np.uint64(size)
             label = f"of chunk size {size}"
         else:
-            chosen = types == what
+            chosen = types.of(what)
             label = f"of type {what}"
-            if not chosen.any() and what not in set(types.tolist()):
+            if not chosen.any():
                 known = ", ".join(g.key for g in found.by_type()[:6])
                 raise UsageError(f"no block in use is of type {what!r} (types here: {known})")
         picked = np.nonzero(chosen)[0]
@@ -106,7 +106,7 @@ Examples:
             k = int(found.chosen[j])
             start, end = found.heap.user_bounds_of(k)
             data = view.target.read_memory(start, min(64, end - start))
-            rows.append((k, str(types[j]), data))
+            rows.append((k, types.name(j), data))
         write(sample_report(found.heap, rows, label, len(picked), args.json,
                             text_style(from_tty)))
 

@@ -33,8 +33,8 @@ def _chunk(target, address: int, kind: str | None) -> dict | None:
 
     def type_of(k: int) -> str:
         chosen = np.array([k], dtype=np.int64)
-        return str(view.read(lambda mem: block_types(mem, view.heap, chosen, view.regions,
-                                                     name_of))[0])
+        return view.read(lambda mem: block_types(mem, view.heap, chosen, view.regions,
+                                                 name_of)).name(0)
 
     return chunk_info(view.heap, address, type_of, view.leaks)
 

@@ -10,12 +10,12 @@ asked about.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from gdbmem.heap.layout import WORD
+from gdbmem.heap.layout import ALIGNMENT, WORD
 from gdbmem.heap.memory import WINDOW, Memory
 from gdbmem.heap.walk import (
     FASTBIN,
@@ -82,26 +82,33 @@ def _text(head: np.ndarray) -> np.ndarray:
 
 def block_heads(mem: Memory, heap: Heap, chosen: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each chosen block's first and second words, and whether the whole block is zeros."""
-    first = np.zeros(len(chosen), dtype=np.uint64)
-    second = np.zeros(len(chosen), dtype=np.uint64)
+    """Each chosen block's first and second words (from the walk), and whether the whole
+    block is zeros (read again, only for the blocks that begin with two zero words)."""
+    first = heap.heads[chosen, 0]
+    second = heap.heads[chosen, 1]
     zeros = np.zeros(len(chosen), dtype=bool)
-    start, end = heap.user_bounds()
+    maybe = np.nonzero((first == 0) & (second == 0))[0]
+    if not len(maybe):
+        return first, second, zeros
     done = 0
-    for base, words, part in chunk_windows(mem, heap, chosen, 16):
-        lo = ((start[part] - np.uint64(base)) // np.uint64(8)).astype(np.int64)
-        hi = ((end[part] - np.uint64(base)) // np.uint64(8)).astype(np.int64)
+    suspects = chosen[maybe]
+    for base, words, part in chunk_windows(mem, heap, suspects, 16):
+        start, end = heap.user_bounds(part)
+        lo = ((start - np.uint64(base)) // np.uint64(8)).astype(np.int64)
+        hi = ((end - np.uint64(base)) // np.uint64(8)).astype(np.int64)
         n = len(part)
-        first[done:done + n] = words[lo] if len(words) else 0
-        second[done:done + n] = words[np.minimum(lo + 1, max(len(words) - 1, 0))] \
+        first[maybe[done:done + n]] = words[np.minimum(lo, max(len(words) - 1, 0))] \
+            if len(words) else 0
+        second[maybe[done:done + n]] = words[np.minimum(lo + 1, max(len(words) - 1, 0))] \
             if len(words) else 0
         inside = hi <= len(words)
         nonzero = np.concatenate(([0], np.cumsum(words != 0)))
-        counts = nonzero[np.minimum(hi, len(words))] - nonzero[lo]
-        zeros[done:done + n] = (counts == 0) & inside
+        counts = nonzero[np.minimum(hi, len(words))] - nonzero[np.minimum(lo, len(words))]
+        found = (counts == 0) & inside
         for j in np.nonzero(~inside)[0]:  # a block larger than the window: read it on
-            zeros[done + j] = counts[j] == 0 and _zero_beyond(
-                mem, base + len(words) * 8, int(end[part[j]]))
+            found[j] = counts[j] == 0 and _zero_beyond(mem, base + len(words) * 8,
+                                                       int(end[j]))
+        zeros[maybe[done:done + n]] = found
         done += n
     return first, second, zeros
 
@@ -121,10 +128,13 @@ def _file_backed(regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
 
 def _in_spans(values: np.ndarray, spans: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     starts, ends = spans
+    out = np.zeros(len(values), dtype=bool)
     if not len(starts):
-        return np.zeros(len(values), dtype=bool)
-    i = np.searchsorted(starts, values, "right") - 1
-    return (i >= 0) & (values < ends[np.maximum(i, 0)])
+        return out
+    near = np.nonzero((values >= starts[0]) & (values < ends.max()))[0]
+    i = np.searchsorted(starts, values[near], "right") - 1
+    out[near] = (i >= 0) & (values[near] < ends[np.maximum(i, 0)])
+    return out
 
 
 def type_name(symbol: str, second: bool, section: str = ".data") -> str | None:
@@ -143,40 +153,89 @@ def type_name(symbol: str, second: bool, section: str = ".data") -> str | None:
     return f"-> {name} (+8)" if second else f"-> {name}"
 
 
+@dataclass
+class Types:
+    """Each block's type as a code into `names` (0 unknown, 1 zeros, 2 text, then the types
+    symbols gave): a million blocks' types sort and count as numbers."""
+
+    codes: np.ndarray
+    names: list[str]
+
+    def name(self, j: int) -> str:
+        return self.names[int(self.codes[j])]
+
+    def of(self, name: str) -> np.ndarray:
+        """A mask of the blocks of type `name`."""
+        if name not in self.names:
+            return np.zeros(len(self.codes), dtype=bool)
+        return self.codes == self.names.index(name)
+
+
+_SLICE = 1 << 20  # blocks typed at a time: the temporaries stay small, and are reused
+
+
 def block_types(mem: Memory, heap: Heap, chosen: np.ndarray, regions: list[Region],
-                name_of: NameOf) -> np.ndarray:
-    """The type of each chosen block, as an array of strings."""
-    first, second, zeros = block_heads(mem, heap, chosen)
-    out = np.full(len(chosen), UNKNOWN, dtype=object)
-    out[zeros] = ZEROS
+                name_of: NameOf) -> Types:
+    """The type of each chosen block, a slice of blocks at a time (a fresh array of ten
+    million words costs more in page faults than the work done on it)."""
+    index = {name: code for code, name in enumerate((UNKNOWN, ZEROS, TEXT))}
     spans = _file_backed(regions)
+    named: dict[tuple[int, bool], int] = {}
+    codes = np.zeros(len(chosen), dtype=np.int32)
+    for at in range(0, len(chosen), _SLICE):
+        codes[at:at + _SLICE] = _slice_types(mem, heap, chosen[at:at + _SLICE], spans,
+                                             name_of, index, named)
+    return Types(codes, list(index))
+
+
+def _slice_types(mem: Memory, heap: Heap, chosen: np.ndarray,
+                 spans: tuple[np.ndarray, np.ndarray], name_of: NameOf, index: dict[str, int],
+                 named: dict[tuple[int, bool], int]) -> np.ndarray:
+    first, second, zeros = block_heads(mem, heap, chosen)
+    codes = np.zeros(len(chosen), dtype=np.int32)
+    codes[zeros] = 1
     # An old free-list pointer left in a reused block points into malloc's own state: no type.
     state = np.array(sorted(a.address for a in heap.arenas), dtype=np.uint64)
     for words, is_second in ((first, False), (second, True)):
         near = np.searchsorted(state, words, "right") - 1
         in_state = (near >= 0) & (words < state[np.maximum(near, 0)]
                                   + np.uint64(heap.layout.arena_size))
-        pointing = (out == UNKNOWN) & _in_spans(words, spans) & ~in_state
-        names: dict[int, str | None] = {}
-        for value in np.unique(words[pointing]).tolist():
-            named = name_of(int(value))
-            names[int(value)] = type_name(named[0], is_second, named[1]) if named else None
-        for j in np.nonzero(pointing)[0]:
-            named = names.get(int(words[j]))
-            if named is not None:
-                out[j] = named
-    out[(out == UNKNOWN) & _text(first)] = TEXT  # a pointer's bytes can look like text
-    return out
+        pointing = np.nonzero((codes == 0) & _in_spans(words, spans) & ~in_state)[0]
+        values, inverse = np.unique(words[pointing], return_inverse=True)
+        value_codes = np.zeros(len(values), dtype=np.int32)
+        for k, value in enumerate(values.tolist()):
+            key = (int(value), is_second)
+            if key not in named:  # each distinct pointer is named once
+                symbol = name_of(int(value))
+                kind = type_name(symbol[0], is_second, symbol[1]) if symbol else None
+                named[key] = index.setdefault(kind, len(index)) if kind is not None else 0
+            value_codes[k] = named[key]
+        codes[pointing] = value_codes[inverse.reshape(-1)] if len(pointing) else 0
+    open_ = np.nonzero((codes == 0) & _PRINTABLE[(first & np.uint64(0xFF)).astype(np.uint8)])[0]
+    codes[open_[_text(first[open_])]] = 2  # after the pointers: their bytes can look like text
+    return codes
 
 
-def group(keys: np.ndarray, sizes: np.ndarray) -> list[Group]:
-    """Chunks and bytes per distinct key, the most bytes first (then the key)."""
+def group(keys: np.ndarray, sizes: np.ndarray, names: Sequence[str] | None = None
+          ) -> list[Group]:
+    """Chunks and bytes per distinct key (a code into `names`, when given), the most bytes
+    first (then the key)."""
     if not len(keys):
         return []
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    chunks = np.bincount(inverse, minlength=len(uniq))
-    total = np.bincount(inverse, weights=sizes.astype(np.float64), minlength=len(uniq))
-    groups = [Group(k.item() if hasattr(k, "item") else k, int(c), int(b))
+    step = 1 if names is not None else ALIGNMENT  # chunk sizes are multiples of 16
+    largest = int(keys.max()) // step
+    if largest < 1 << 22 and not (keys % step).any():  # count without a sort
+        index = (keys // step).astype(np.int64)
+        chunks = np.bincount(index, minlength=largest + 1)
+        total = np.bincount(index, weights=sizes.astype(np.float64), minlength=largest + 1)
+        uniq = np.nonzero(chunks)[0] * step
+        chunks, total = chunks[uniq // step], total[uniq // step]
+    else:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        chunks = np.bincount(inverse, minlength=len(uniq))
+        total = np.bincount(inverse, weights=sizes.astype(np.float64), minlength=len(uniq))
+    groups = [Group(names[int(k)] if names is not None else int(k), int(c), int(b))
               for k, c, b in zip(uniq, chunks, total)]
     groups.sort(key=lambda g: (-g.bytes, -g.chunks, str(g.key)))
     return groups
@@ -216,13 +275,13 @@ def arena_rows(heap: Heap) -> list[dict]:
 class Census:
     heap: Heap
     chosen: np.ndarray  # the in-use chunks' indices
-    types: np.ndarray   # each one's type
+    types: Types        # each one's type
 
     def sizes(self) -> list[Group]:
         return group(self.heap.size[self.chosen], self.heap.size[self.chosen])
 
     def by_type(self) -> list[Group]:
-        return group(self.types, self.heap.size[self.chosen])
+        return group(self.types.codes, self.heap.size[self.chosen], self.types.names)
 
 
 def census(mem: Memory, heap: Heap, regions: list[Region], name_of: NameOf) -> Census:

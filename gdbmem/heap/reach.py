@@ -51,8 +51,8 @@ class Blocks:
     @classmethod
     def of(cls, heap: Heap) -> Blocks:
         chunk = np.nonzero(heap.state == IN_USE)[0]
-        start, end = heap.user_bounds()
-        return cls(chunk, start[chunk], end[chunk])
+        start, end = heap.user_bounds(chunk)
+        return cls(chunk, start, end)
 
     def lookup(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each value: whether it points into a block, which one, and whether at its
@@ -156,12 +156,24 @@ def block_graph(mem: Memory, heap: Heap, blocks: Blocks) -> Graph:
     return Graph(indptr, source, target, is_start)
 
 
+def _fresh(mark: np.ndarray, reached: np.ndarray) -> np.ndarray:
+    """The blocks of `reached` not marked yet, each once (a mask, not a sort: a million
+    targets cost a pass over the marks)."""
+    if len(reached) < 4096:
+        return np.unique(reached[~mark[reached]])
+    new = np.zeros(len(mark), dtype=bool)
+    new[reached] = True
+    new &= ~mark
+    return np.nonzero(new)[0]
+
+
 def _closure(mark: np.ndarray, seeds: np.ndarray, indptr: np.ndarray,
              target: np.ndarray) -> None:
     """Mark everything reachable from `seeds` along the edges (indptr, target): level by
     level in numpy while the frontier is wide, depth-first in Python while it is narrow (a
-    long list would take a numpy round per node)."""
-    frontier = np.unique(seeds[~mark[seeds]]) if len(seeds) else seeds
+    long list would take a numpy round per node), following a chain of single pointers
+    without the stack."""
+    frontier = _fresh(mark, seeds) if len(seeds) else seeds
     mark[frontier] = True
     ip = memoryview(indptr)
     tg = memoryview(target)
@@ -172,12 +184,22 @@ def _closure(mark: np.ndarray, seeds: np.ndarray, indptr: np.ndarray,
             steps = 0
             while stack and steps < _DFS_BUDGET and len(stack) < 4 * _SMALL_FRONTIER:
                 b = stack.pop()
-                for e in range(ip[b], ip[b + 1]):
-                    t = tg[e]
-                    if not mk[t]:
+                while True:
+                    first, last = ip[b], ip[b + 1]
+                    steps += 1
+                    if last - first == 1:  # one pointer out: follow it
+                        t = tg[first]
+                        if mk[t]:
+                            break
                         mk[t] = 1
-                        stack.append(t)
-                steps += 1
+                        b = t
+                        continue
+                    for e in range(first, last):
+                        t = tg[e]
+                        if not mk[t]:
+                            mk[t] = 1
+                            stack.append(t)
+                    break
             frontier = np.array(stack, dtype=np.int64)
             continue
         first, last = indptr[frontier], indptr[frontier + 1]
@@ -186,10 +208,8 @@ def _closure(mark: np.ndarray, seeds: np.ndarray, indptr: np.ndarray,
         if not total:
             break
         offsets = np.repeat(first - np.cumsum(counts) + counts, counts) + np.arange(total)
-        reached = target[offsets]
-        new = np.unique(reached[~mark[reached]])
-        mark[new] = True
-        frontier = new
+        frontier = _fresh(mark, target[offsets])
+        mark[frontier] = True
 
 
 def _only(graph: Graph, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -105,6 +105,8 @@ class Heap:
     size: np.ndarray   # its size without the flag bits (uint64)
     state: np.ndarray  # IN_USE ... MALLOC (uint8)
     arena: np.ndarray  # index into arenas, MMAPPED_ARENA for mmapped chunks (int16)
+    heads: np.ndarray  # the first two words of each chunk's user data (n x 2, uint64; zeros
+    #                    where the walk's window ended before them)
     n_mmaps: int
     mmapped_mem: int
     notes: list[str]
@@ -113,13 +115,13 @@ class Heap:
     def in_use(self) -> np.ndarray:
         return self.state == IN_USE
 
-    def user_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """[start, end) of each chunk's user data: an arena chunk's runs into the next
+    def user_bounds(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[start, end) of the chosen chunks' user data: an arena chunk's runs into the next
         chunk's prev_size field; an mmapped chunk's ends with its mapping."""
-        start = self.addr + np.uint64(2 * WORD)
-        end = self.addr + self.size + np.uint64(WORD)
-        mmapped = self.arena == MMAPPED_ARENA
-        end[mmapped] = (self.addr + self.size)[mmapped]
+        addr = self.addr[chosen]
+        start = addr + np.uint64(2 * WORD)
+        end = addr + self.size[chosen]
+        end[self.arena[chosen] != MMAPPED_ARENA] += np.uint64(WORD)
         return start, end
 
     def chunk_at(self, address: int) -> int | None:
@@ -174,14 +176,47 @@ class HeapInput:
 
 
 class _Chunks:
-    """Chunks as the walk finds them, in arrays that grow (array appends are cheap)."""
+    """Chunks as the walk finds them: per span, its first chunk's address, the size words
+    (with their flag bits) one after another, and its arena."""
 
     def __init__(self) -> None:
-        import array
+        self.spans: list[tuple[int, np.ndarray, np.ndarray, int]] = []
 
-        self.addr = array.array("Q")
-        self.raw = array.array("Q")  # the size word with its flag bits
-        self.arena = array.array("h")
+    def add(self, first: int, walked: tuple[np.ndarray, np.ndarray], arena: int) -> None:
+        self.spans.append((first, walked[0], walked[1], arena))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every chunk's address, size word and arena, and the first two words of its user
+        data (an n x 2 array), in address order. Made with as few fresh arrays as can be:
+        a fresh array's pages fault in one by one, and at ten million chunks those faults
+        cost more than the arithmetic."""
+        self.spans.sort(key=lambda span: span[0])
+        if not self.spans:
+            return (np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int16),
+                    np.zeros((0, 2), np.uint64))
+        if len(self.spans) == 1:
+            first, raw, head, arena = self.spans[0]
+            raws, heads = raw, head
+            arenas = np.full(len(raw), arena, dtype=np.int16)
+            starts = [(0, first)]
+        else:
+            raws = np.concatenate([span[1] for span in self.spans])
+            heads = np.concatenate([span[2] for span in self.spans])
+            arenas = np.concatenate([np.full(len(span[1]), span[3], dtype=np.int16)
+                                     for span in self.spans])
+            starts, at = [], 0
+            for first, raw, _head, _arena in self.spans:
+                starts.append((at, first))
+                at += len(raw)
+        addr = np.right_shift(raws, np.uint64(3))
+        for (at, first), (end, _next) in zip(starts, [*starts[1:], (len(raws), 0)]):
+            piece = addr[at:end]  # sizes in words, then each chunk's address
+            np.cumsum(piece, out=piece)
+            piece[1:] = piece[:-1]  # the sizes before each chunk (numpy copies overlaps)
+            piece[0] = 0
+            piece <<= np.uint64(3)
+            piece += np.uint64(first)
+        return addr, raws, arenas, heads
 
 
 def _region_at(regions: Sequence[Region], address: int) -> Region | None:
@@ -319,48 +354,89 @@ def _top_chunk(mem: Memory, layout: Layout, arena: int, regions: Sequence[Region
 # Walking chunks ----------------------------------------------------------------------------
 
 
-def _walk_span(mem: Memory, chunks: _Chunks, arena_index: int, first: int, stop: int,
-               top: int | None, what: str) -> None:
-    """The chunks of [first, stop): to `top` (included) when the span ends with the top chunk,
-    else to the fencepost glibc leaves at the end of an older heap."""
-    addr_append, raw_append, arena_append = (chunks.addr.append, chunks.raw.append,
-                                             chunks.arena.append)
+def _heads(words: np.ndarray, raws: Sequence[int], begin: int) -> np.ndarray:
+    """The first two words of user data of the chunks raws[begin:], walked from the start
+    of `words` (zeros where the window ends before them: read again by whoever needs
+    them)."""
+    sizes = np.frombuffer(raws, dtype=np.uint64)[begin:] >> np.uint64(3)
+    at = np.empty(len(sizes), dtype=np.int64)
+    at[0] = 2
+    np.cumsum(sizes[:-1], out=at[1:])
+    at[1:] += 2
+    out = np.zeros((len(sizes), 2), dtype=np.uint64)
+    if len(at) and at[-1] + 1 < len(words):  # the common case: all inside the window
+        out[:, 0] = words[at]
+        out[:, 1] = words[at + 1]
+        return out
+    for column in (0, 1):
+        inside = at + column < len(words)
+        out[inside, column] = words[at[inside] + column]
+    return out
+
+
+def _walk_span(mem: Memory, first: int, stop: int, top: int | None,
+               what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The size words of the chunks of [first, stop), one after another: to `top`
+    (included) when the span ends with the top chunk, else to the fencepost glibc leaves at
+    the end of an older heap. The loop only steps (a chunk's size word >> 3 is its size in
+    words, the flag bits shifted out) and stops at a size below MINSIZE; every size is then
+    checked at once."""
+    import array
+
+    raws = array.array("Q")
+    append = raws.append
+    heads = array.array("Q")  # each chunk's first two words of user data, one after another
     p = first
-    base = first
-    view = memoryview(b"")
-    count = 0
     while True:
-        i = (p - base) >> 3
-        if i + 1 >= len(view):
-            base = p
-            words = mem.window(p, stop + 2 * WORD - p)
-            view = memoryview(words).cast("B").cast("Q")
-            i = 0
-            if len(view) < 2:
-                raise HeapError(f"{what}: cannot read the chunk at {p:#x}")
-        raw = view[i + 1]
-        size = raw & ~SIZE_BITS
-        if top is not None and p == top:
-            addr_append(p)
-            raw_append(raw)
-            arena_append(arena_index)
-            return
-        if size == 2 * WORD and top is None:  # the fencepost: a 16-byte chunk, then size 0
-            addr_append(p)
-            raw_append(raw)
-            arena_append(arena_index)
-            return
-        if size < MINSIZE or size % ALIGNMENT or p + size > stop or raw & IS_MMAPPED:
-            raise HeapError(f"{what}: the chunk at {p:#x} has a bad size field {raw:#x} "
+        begin = len(raws)
+        words = mem.window(p, stop + 2 * WORD - p)
+        if len(words) < 2:
+            raise HeapError(f"{what}: cannot read the chunk at {p:#x}")
+        view = memoryview(words).cast("B").cast("Q")
+        end_i = min(len(view) - 1, (stop - p) >> 3)
+        if top is not None:
+            end_i = min(end_i, (top - p) >> 3)
+        i = 0
+        raw = 0
+        while i < end_i:
+            raw = view[i + 1]
+            step = raw >> 3
+            if step < MINSIZE // WORD:
+                break
+            append(raw)
+            i += step
+        at = p + i * 8
+        if len(raws) > begin:
+            heads.frombytes(_heads(words, raws, begin).tobytes())
+        if top is not None and at == top:
+            append(view[i + 1] if i + 1 < len(view) else mem.word(top + WORD))
+            heads.extend((0, 0))
+            break
+        if i < end_i:  # a size below MINSIZE
+            if top is None and raw & ~SIZE_BITS == 2 * WORD:
+                append(raw)  # the fencepost
+                heads.extend((0, 0))
+                break
+            raise HeapError(f"{what}: the chunk at {at:#x} has a bad size field {raw:#x} "
                             "(a corrupted heap, or a thread in the middle of malloc)")
-        addr_append(p)
-        raw_append(raw)
-        arena_append(arena_index)
-        p += size
-        count += 1
-        if p >= stop:
-            raise HeapError(f"{what}: the walk passed the heap's end at {stop:#x} without "
-                            "meeting its top chunk")
+        if at >= stop or (top is not None and at > top):
+            last_raw = raws[-1] if raws else 0
+            at_chunk = at - (last_raw & ~SIZE_BITS)
+            raise HeapError(f"{what}: the chunk at {at_chunk:#x} has a bad size field "
+                            f"{last_raw:#x}: it runs past the heap's "
+                            f"{'top' if top is not None else 'end'} (a corrupted heap, or a "
+                            "thread in the middle of malloc)")
+        p = at
+    out = np.frombuffer(raws, dtype=np.uint64)
+    body = out[:-1]
+    sizes = body & ~np.uint64(SIZE_BITS)
+    bad = ((sizes % np.uint64(ALIGNMENT)) != 0) | ((body & np.uint64(IS_MMAPPED)) != 0)
+    if bad.any():
+        k = int(np.nonzero(bad)[0][0])
+        at = first + int(sizes[:k].sum())
+        raise HeapError(f"{what}: the chunk at {at:#x} has a bad size field {int(body[k]):#x} "
+                        "(a corrupted heap, or a thread in the middle of malloc)")
+    return out, np.frombuffer(heads, dtype=np.uint64).reshape(-1, 2)
 
 
 def _arena_heaps(mem: Memory, layout: Layout, arena: int, top: int,
@@ -415,7 +491,8 @@ def _walk_arenas(mem: Memory, inp: HeapInput, main: int, chunks: _Chunks) -> lis
                 sbrk_base = mem.word(inp.mp + layout.mp_sbrk_base)
                 if top_region.start <= sbrk_base <= top:
                     start = (sbrk_base + ALIGNMENT - 1) & ~(ALIGNMENT - 1)
-            _walk_span(mem, chunks, index, start, top + top_size, top, "the main arena")
+            chunks.add(start, _walk_span(mem, start, top + top_size, top, "the main arena"),
+                       index)
             spans = [(start, top + top_size)]
             reserved = [(top_region.start, top_region.end)]
         else:
@@ -423,8 +500,8 @@ def _walk_arenas(mem: Memory, inp: HeapInput, main: int, chunks: _Chunks) -> lis
             heaps = _arena_heaps(mem, layout, address, top, regions)
             for number, (h, first, end) in enumerate(heaps):
                 last = number == len(heaps) - 1
-                _walk_span(mem, chunks, index, first, end, top if last else None,
-                           f"arena {address:#x}, heap {h:#x}")
+                chunks.add(first, _walk_span(mem, first, end, top if last else None,
+                                             f"arena {address:#x}, heap {h:#x}"), index)
                 spans.append((first, end))
                 reserved.append(_reserved(regions, h))
         arenas.append(Arena(address, address == main, spans, reserved, top, top_size,
@@ -695,25 +772,25 @@ def walk_heap(mem: Memory, inp: HeapInput) -> Heap:
             notes.append(f"{len(scanned)} of the {len(found)} mmapped chunks were found inside "
                          "other anonymous memory, without mp_ to count them: some may only "
                          "look like chunks")
-    for chunk, size in sorted(found.items()):
-        chunks.addr.append(chunk)
-        chunks.raw.append(size | IS_MMAPPED)
-        chunks.arena.append(MMAPPED_ARENA)
-
-    addr = np.frombuffer(chunks.addr, dtype=np.uint64)
-    raw = np.frombuffer(chunks.raw, dtype=np.uint64)
-    arena_of = np.frombuffer(chunks.arena, dtype=np.int16)
-    order = np.argsort(addr, kind="stable")
-    addr, raw, arena_of = addr[order], raw[order], arena_of[order].copy()
-    size = raw & ~np.uint64(SIZE_BITS)
+    addr, raw, arena_of, heads = chunks.arrays()
+    if found:  # each its own span of one chunk: merged in address order
+        mmapped = np.array(sorted(found), dtype=np.uint64)
+        at = np.searchsorted(addr, mmapped)
+        addr = np.insert(addr, at, mmapped)
+        raw = np.insert(raw, at, np.array([found[c] | IS_MMAPPED for c in sorted(found)],
+                                          dtype=np.uint64))
+        arena_of = np.insert(arena_of, at, np.int16(MMAPPED_ARENA))
+        heads = np.insert(heads, at, np.stack([mem.words(int(c) + 2 * WORD, 2)
+                                               for c in mmapped]), axis=0)
     # A chunk is in use when the next one's PREV_INUSE bit says so (tcache and fastbin chunks
     # too: glibc keeps that bit set for them); the top chunk and mmapped ones stand apart.
-    state = np.full(len(addr), IN_USE, dtype=np.uint8)
-    follows = np.zeros(len(addr), dtype=bool)
-    follows[:-1] = (addr[:-1] + size[:-1] == addr[1:]) & (arena_of[:-1] == arena_of[1:]) \
-        & (arena_of[:-1] != MMAPPED_ARENA)
     free = np.zeros(len(addr), dtype=bool)
-    free[:-1] = follows[:-1] & ((raw[1:] & np.uint64(PREV_INUSE)) == 0)
+    free[:-1] = (raw[1:] & np.uint64(PREV_INUSE)) == 0
+    size = raw if raw.flags.writeable else raw.copy()
+    size &= ~np.uint64(SIZE_BITS)  # in place: the flag bits are read
+    free[:-1] &= (arena_of[:-1] == arena_of[1:]) & (arena_of[:-1] != MMAPPED_ARENA)
+    free[:-1] &= addr[:-1] + size[:-1] == addr[1:]
+    state = np.full(len(addr), IN_USE, dtype=np.uint8)
     tops = {arena.top for arena in arenas}
     is_top = np.isin(addr, np.array(sorted(tops), dtype=np.uint64))
     state[is_top] = TOP
@@ -745,5 +822,5 @@ def walk_heap(mem: Memory, inp: HeapInput) -> Heap:
     if not layout.tested:
         notes.append(f"glibc {layout.version[0]}.{layout.version[1]} is not among the "
                      "versions tested (2.36)")
-    return Heap(layout, main, inp.mp, arenas, tcaches, addr, size, state, arena_of,
+    return Heap(layout, main, inp.mp, arenas, tcaches, addr, size, state, arena_of, heads,
                 n_mmaps, mmapped_mem or 0, notes, found_by)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gdbmem.heap.census import Census, Group, arena_rows
+from gdbmem.heap.census import Census, Group, Types, arena_rows
 from gdbmem.heap.reach import CATEGORIES, Leaks
 from gdbmem.heap.walk import Heap
 from gdbmem.render import jsonout
@@ -160,12 +160,12 @@ _LEAK_COLUMNS = (Column("Category", "<"), Column("Blocks"),
                  Column("Bytes", token=lambda t: FIGURE))
 
 
-def leak_groups(leaks: Leaks, types: np.ndarray, lost: np.ndarray) -> list[dict]:
+def leak_groups(leaks: Leaks, types: Types, lost: np.ndarray) -> list[dict]:
     """The lost blocks (not still reachable) by category, chunk size and type, the most
     bytes first; each with its first block's address as a sample."""
     groups: dict[tuple[int, int, str], list[int]] = {}
     for j, b in enumerate(lost.tolist()):
-        key = (int(leaks.category[b]), int(leaks.sizes[b]), str(types[j]))
+        key = (int(leaks.category[b]), int(leaks.sizes[b]), types.name(j))
         groups.setdefault(key, []).append(b)
     out = [{"category": CATEGORIES[cat], "size": size, "type": kind,
             "blocks": len(members), "bytes": size * len(members),

@@ -8,7 +8,9 @@
 #   remote   memmap over gdbserver on loopback vs native, on 1,000 mappings;
 #   memtrace memtrace on vs gdb's catch syscall + bt 12 + continue, on 500 maps and unmaps;
 #   malloc   memtrace on --malloc vs heaptrack itself, on 1,000,000 mallocs and frees;
-#   report   memsnap report of 500 snapshots of 1,000 mappings: its time and size.
+#   report   memsnap report of 500 snapshots of 1,000 mappings: its time and size;
+#   heap     memheap + memleak vs valgrind's own leak check (timed inside the program) on a
+#            heap of 1,000,000 chunks; on 10,000,000 chunks, their time and gdb's memory.
 # Output of every contender goes to /dev/null or a file, so printing costs the same for all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -153,11 +155,31 @@ ratios = [float(r) / float(n) for n, r in (pair.split('/') for pair in sys.argv[
 print(f'  median ratio {statistics.median(ratios):.2f}  (goal <= 3)')" "${ratios[@]}"
 }
 
+bench_heap() {
+    local census=testprogs/build/census-cpp valgrind_s round
+    for round in 1 2; do  # valgrind, then gdbmem, twice: the contenders alternate
+        valgrind_s=$(CENSUS_TIME_LEAK_CHECK=1 valgrind --leak-check=summary -q "$census" big \
+                         1000000 2>&1 | sed -n 's/^census: valgrind leak check \(.*\) s$/\1/p')
+        echo "memheap + memleak on 1,000,000 chunks, round $round (valgrind's own leak check" \
+             "of the same heap: $valgrind_s s):"
+        VALGRIND_S=$valgrind_s gdb -nx -batch -q -ex 'source gdbinit.py' \
+            -ex "set gdbmem snapshot-dir ${TMPDIR:-/tmp}/gdbmem-bench-heap" -ex 'break checkpoint' \
+            -ex run -x bench/bench_heap.py --args "$census" big 1000000 2>&1 >/dev/null |
+            sed -n 's/^bench: //p'
+    done
+    echo "memheap + memleak on 10,000,000 chunks (goal: each <= 5 s, gdb's growth <= 1.5x the heap):"
+    BENCH_REPEAT=1 gdb -nx -batch -q -ex 'source gdbinit.py' \
+        -ex "set gdbmem snapshot-dir ${TMPDIR:-/tmp}/gdbmem-bench-heap" -ex 'break checkpoint' \
+        -ex run -x bench/bench_heap.py --args "$census" big 10000000 2>&1 >/dev/null |
+        sed -n 's/^bench: //p'
+    rm -rf "${TMPDIR:-/tmp}/gdbmem-bench-heap"
+}
+
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace malloc report)
+[ ${#names[@]} -gt 0 ] || names=(memmap scan memsnap remote memtrace malloc report heap)
 for name in "${names[@]}"; do
     case $name in
-        memmap | scan | memsnap | remote | memtrace | malloc | report) "bench_$name" ;;
-        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace, malloc, report)" >&2; exit 2 ;;
+        memmap | scan | memsnap | remote | memtrace | malloc | report | heap) "bench_$name" ;;
+        *) echo "bench/run.sh: no bench named $name (memmap, scan, memsnap, remote, memtrace, malloc, report, heap)" >&2; exit 2 ;;
     esac
 done

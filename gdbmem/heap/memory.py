@@ -15,7 +15,7 @@ import numpy as np
 from gdbmem.errors import HeapError
 
 ReadInto = Callable[[int, memoryview], int]
-WINDOW = 32 << 20  # bytes per bulk read: the marking's arrays stay small beside it
+WINDOW = 8 << 20  # bytes per bulk read: few page faults for a small heap, few reads for a big one
 
 
 class Memory:

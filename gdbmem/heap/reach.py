@@ -38,6 +38,7 @@ CATEGORIES = ("still_reachable", "possibly_lost", "indirectly_lost", "definitely
 RED_ZONE = 128
 _SMALL_FRONTIER = 2048  # below this, marking goes depth-first in Python
 _DFS_BUDGET = 1 << 18   # steps before a depth-first run hands a large stack back to numpy
+INDEX = np.int32  # a block's number: half the memory of int64 (2**31 blocks are 32 GiB)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Blocks:
 
     @classmethod
     def of(cls, heap: Heap) -> Blocks:
-        chunk = np.nonzero(heap.state == IN_USE)[0]
+        chunk = np.nonzero(heap.state == IN_USE)[0].astype(INDEX)
         start, end = heap.user_bounds(chunk)
         return cls(chunk, start, end)
 
@@ -59,8 +60,8 @@ class Blocks:
         start."""
         if not len(self.start):
             empty = np.zeros(len(values), dtype=bool)
-            return empty, np.zeros(len(values), dtype=np.int64), empty
-        i = np.searchsorted(self.start, values, "right").astype(np.int64) - 1
+            return empty, np.zeros(len(values), dtype=INDEX), empty
+        i = np.searchsorted(self.start, values, "right").astype(INDEX) - 1
         clipped = np.maximum(i, 0)
         inside = (i >= 0) & (values < self.end[clipped])
         return inside, clipped, inside & (values == self.start[clipped])
@@ -141,14 +142,24 @@ def block_graph(mem: Memory, heap: Heap, blocks: Blocks) -> Graph:
         for span_start, span_end in sorted(spans):
             for where, target, is_start in _pointers(mem, blocks, span_start, span_end,
                                                      lo, hi):
-                inside, source, _at_start = blocks.lookup(where)
+                if not len(where):
+                    continue
+                # Which block holds each word: searched among the blocks of this stretch of
+                # memory only, not all of them.
+                first = int(np.searchsorted(blocks.start, where[0], "right")) - 1
+                last = int(np.searchsorted(blocks.start, where[-1], "right"))
+                first = max(first, 0)
+                local = Blocks(blocks.chunk[first:last], blocks.start[first:last],
+                               blocks.end[first:last])
+                inside, source, _at_start = local.lookup(where)
+                source += first
                 sources.append(source[inside])
                 targets.append(target[inside])
                 starts.append(is_start[inside])
-    source = np.concatenate(sources) if sources else np.zeros(0, dtype=np.int64)
-    target = np.concatenate(targets) if targets else np.zeros(0, dtype=np.int64)
+    source = np.concatenate(sources) if sources else np.zeros(0, dtype=INDEX)
+    target = np.concatenate(targets) if targets else np.zeros(0, dtype=INDEX)
     is_start = np.concatenate(starts) if starts else np.zeros(0, dtype=bool)
-    if len(source) > 1 and (np.diff(source) < 0).any():
+    if len(source) > 1 and (source[1:] < source[:-1]).any():  # spans overlap: never yet
         order = np.argsort(source, kind="stable")
         source, target, is_start = source[order], target[order], is_start[order]
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -200,7 +211,7 @@ def _closure(mark: np.ndarray, seeds: np.ndarray, indptr: np.ndarray,
                             mk[t] = 1
                             stack.append(t)
                     break
-            frontier = np.array(stack, dtype=np.int64)
+            frontier = np.array(stack, dtype=INDEX)
             continue
         first, last = indptr[frontier], indptr[frontier + 1]
         counts = last - first
@@ -288,7 +299,7 @@ def leak_check(mem: Memory, heap: Heap, regions: Sequence[Region],
         root_targets.append(target[inside])
         root_starts.append(is_start[inside])
     root_target = (np.concatenate(root_targets) if root_targets
-                   else np.zeros(0, dtype=np.int64))
+                   else np.zeros(0, dtype=INDEX))
     root_start = np.concatenate(root_starts) if root_starts else np.zeros(0, dtype=bool)
     category = classify(n, graph, root_target, root_start)
     return Leaks(blocks, category, heap.size[blocks.chunk])

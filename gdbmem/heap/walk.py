@@ -594,6 +594,10 @@ def _reconcile(found: dict[int, int], scanned: set[int], n_mmaps: int, mmapped_m
 
 
 def _index_of(heap_addr: np.ndarray, address: int) -> int | None:
+    """The index of the chunk at exactly `address` (a pointer read from memory: any
+    number at all)."""
+    if not 0 <= address < 1 << 64:
+        return None
     i = int(np.searchsorted(heap_addr, np.uint64(address)))
     return i if i < len(heap_addr) and int(heap_addr[i]) == address else None
 

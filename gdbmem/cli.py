@@ -44,6 +44,7 @@ from gdbmem.analysis.checks import DEFAULTS
 from gdbmem.analysis.growth import LEAK_MIN_GROWTH_KB
 from gdbmem.analysis.select import SORT_KEYS, Selection, parse_kinds
 from gdbmem.errors import GdbmemError, ParseError, TargetError, UsageError
+from gdbmem.heap.census import growth_over
 from gdbmem.model import Hole
 from gdbmem.options import count, usage_message
 from gdbmem.render.checks import check_report
@@ -165,8 +166,8 @@ def _warn(message: str) -> None:
     sys.stderr.write(f"gdbmem: {message}\n")
 
 
-def _snapshots(paths: list[str]) -> list:
-    return snapshots(paths, _warn)
+def _snapshots(paths: list[str], censuses: list[dict] | None = None) -> list:
+    return snapshots(paths, _warn, censuses)
 
 
 def _map(args: argparse.Namespace) -> str:
@@ -192,8 +193,10 @@ def _diff(args: argparse.Namespace) -> str:
 
 
 def _trend(args: argparse.Namespace) -> str:
-    return trend_report(_snapshots(args.files), args.min_growth, args.json, _style(args),
-                        args.pid, every=args.all)
+    censuses: list[dict] = []
+    series = _snapshots(args.files, censuses)
+    return trend_report(series, args.min_growth, args.json, _style(args), args.pid,
+                        every=args.all, heap_growth=growth_over(censuses))
 
 
 def _check(args: argparse.Namespace) -> str:

@@ -8,10 +8,11 @@ says so.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, RESUMED, Cache
-from gdbmem.heap.census import Census, census
+from gdbmem.heap.census import Census, census, summary
 from gdbmem.heap.reach import Leaks, leak_check
 from gdbmem.heap.walk import Heap, HeapThread, walk_heap
 from gdbmem.model import Region
@@ -56,6 +57,17 @@ HEAPS: Cache[tuple[int, int], HeapView] = Cache(
 def name_of(address: int) -> tuple[str, str] | None:
     symbol = symbol_at(address)
     return (symbol.name, symbol.section) if symbol is not None else None
+
+
+def census_summary(target: Target, at_hit: bool) -> dict:
+    """A census as a snapshot keeps it (memsnap --heap), with what it cost."""
+    started = time.perf_counter()
+    inp, regions = heap_input(target, at_hit)
+    with target.memory_reader() as reader:
+        mem = heap_memory(reader)
+        heap = walk_heap(mem, inp)
+        found = census(mem, heap, regions, name_of)
+    return summary(found, time.perf_counter() - started)
 
 
 def heap_view(target: Target) -> HeapView:

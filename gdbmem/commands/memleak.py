@@ -13,6 +13,7 @@ from gdbmem.heap.census import block_types
 from gdbmem.heap.reach import REACHABLE
 from gdbmem.options import count
 from gdbmem.render.heap import leak_groups, leak_report
+from gdbmem.render.table import PLAIN, TextStyle
 from gdbmem.target import current
 
 parser = ArgumentParser(
@@ -42,15 +43,23 @@ parser.add_argument("--json", action="store_true", help="print a JSON object")
 add_format(parser)
 
 
+def _report(as_json: bool, limit: int, style: TextStyle) -> str:
+    view = heap_view(current())
+    leaks = view.the_leaks()
+    lost = np.nonzero(leaks.category != REACHABLE)[0]
+    types = view.read(lambda mem: block_types(mem, view.heap, leaks.blocks.chunk[lost],
+                                              view.regions, name_of))
+    notes = [*view.notes, *view.heap.notes]
+    return leak_report(leaks, leak_groups(leaks, types, lost), notes, limit, as_json, style)
+
+
+def leaks_report_json() -> str:
+    """memleak --json at this stop (the HTML report shows it)."""
+    return _report(True, 20, PLAIN)
+
+
 class MemleakCommand(Command):
     parser = parser
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        view = heap_view(current())
-        leaks = view.the_leaks()
-        lost = np.nonzero(leaks.category != REACHABLE)[0]
-        types = view.read(lambda mem: block_types(mem, view.heap, leaks.blocks.chunk[lost],
-                                                  view.regions, name_of))
-        notes = [*view.notes, *view.heap.notes]
-        write(leak_report(leaks, leak_groups(leaks, types, lost), notes, args.limit,
-                          args.json, text_style(from_tty, args.format)))
+        write(_report(args.json, args.limit, text_style(from_tty, args.format)))

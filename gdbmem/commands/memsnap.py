@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 from collections.abc import Sequence
 
 import gdb  # type: ignore[import-not-found]
@@ -20,6 +21,8 @@ from gdbmem.commands.base import (
     warn,
     write,
 )
+from gdbmem.commands.heapview import census_summary
+from gdbmem.commands.memleak import leaks_report_json
 from gdbmem.commands.settings import (
     check_thresholds,
     journal_max_bytes,
@@ -29,7 +32,8 @@ from gdbmem.commands.settings import (
     value,
 )
 from gdbmem.commands.state import state
-from gdbmem.errors import OutputError, ParseError, UsageError
+from gdbmem.errors import GdbmemError, OutputError, ParseError, UsageError
+from gdbmem.heap.census import growth_over
 from gdbmem.model import Region
 from gdbmem.options import count
 from gdbmem.render.growth import diff_report, records_report, snapshot_report, trend_report
@@ -90,11 +94,16 @@ def _warn(message: str) -> None:
 
 
 def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None,
-         location: str | None = None, record: Record | None = None) -> int:
+         location: str | None = None, record: Record | None = None,
+         heap: bool = False) -> int:
     """A snapshot now (or `record`, made already), its location named now (a later exec
     would name it from another program): where the selected thread stopped, unless the
-    caller knows better."""
-    record = record or (target or current()).record(label, pc)
+    caller knows better; with `heap`, a census of malloc's heap beside it."""
+    if record is None:
+        target = target or current()
+        record = target.record(label, pc)
+        if heap:
+            record.heap = _census(target, at_hit=False, say_cost=False)
     record.location = stop_location() if location is None else location
     return state().session.add(record, snapshot_directory, _warn, journal_max_bytes)
 
@@ -110,9 +119,12 @@ def named(records: list[Record]) -> list[Record]:
 class SnapshotBreakpoint(gdb.Breakpoint):
     """Takes a snapshot at each Nth hit, then lets the program go on (unless --stop)."""
 
-    def __init__(self, location: str, every: int, stop_here: bool, exact: bool = False):
+    def __init__(self, location: str, every: int, stop_here: bool, exact: bool = False,
+                 heap: bool = False):
         super().__init__(location)
         self.every, self.stop_here, self.counted = every, stop_here, 0
+        self.heap = heap  # a census of malloc's heap with each snapshot (--heap)
+        self.said_cost = False
         self.carrier = Carrier(exact)  # whether a hit may carry the last full read
         self.target: GdbTarget | None = None  # the target of the last hit, while it lasts
         self.of_location = f" of {self.location}"  # labels: "hit N of LOCATION"
@@ -149,11 +161,34 @@ class SnapshotBreakpoint(gdb.Breakpoint):
             record = target.record_at_hit(  # type: ignore[union-attr]
                 self.carrier, f"hit {self.counted}{self.of_location}", self._address(),
                 int(value("memsnap-full-every")), float(value("memsnap-full-seconds")))
+            if self.heap:
+                record.heap = _census(target, at_hit=True, say_cost=not self.said_cost)
+                self.said_cost = self.said_cost or record.heap is not None
             take(target=target, location=self._where(target),  # type: ignore[arg-type]
                  record=record)
         except Exception as exc:
             _warn(report_failure(f"no snapshot at hit {self.counted}", exc))
         return self.stop_here
+
+
+def _census(target, at_hit: bool, say_cost: bool) -> dict | None:
+    """malloc's census for a snapshot (--heap); None, said, where the heap cannot be read."""
+    try:
+        found = census_summary(target, at_hit)
+    except GdbmemError as exc:
+        _warn(f"no census of malloc's heap: {exc}")
+        return None
+    if say_cost:
+        chunks = sum(a["in_use"][0] for a in found["arenas"])
+        _warn(f"a census of malloc's heap ({chunks} chunks in use) took "
+              f"{found['seconds'] * 1000:.1f} ms: each snapshot with --heap costs about that "
+              "more, growing with the heap")
+    return found
+
+
+def heap_growth(records: Sequence[Record]):
+    """What grew in malloc's heap between the first and the last census of these records."""
+    return growth_over([r.heap for r in records if r.heap])
 
 
 def _sites_for(records: Sequence[Record]):
@@ -227,11 +262,14 @@ def _json(sub: ArgumentParser) -> ArgumentParser:
 
 class TakeCommand(Command):
     parser = ArgumentParser("memsnap take", "Take a snapshot now, with an optional label.",
-                            "Example:\n  memsnap take before the request")
+                            "Examples:\n  memsnap take before the request\n"
+                            "  memsnap take --heap after   with a census of malloc's heap")
     parser.add_argument("label", nargs="*", metavar="LABEL")
+    parser.add_argument("--heap", action="store_true",
+                        help="a census of malloc's heap beside it (memheap's sizes and types)")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
-        _say_taken(take(" ".join(args.label)))
+        _say_taken(take(" ".join(args.label), heap=args.heap))
 
 
 class OnCommand(Command):
@@ -248,20 +286,26 @@ class OnCommand(Command):
                         help="read smaps in full at every hit (without it, a hit where the "
                              "kernel's counters and the map did not change carries the last "
                              "full read)")
+    parser.add_argument("--heap", action="store_true",
+                        help="a census of malloc's heap with each snapshot (memheap's sizes "
+                             "and types: `memsnap trend` then says which grew); its cost is "
+                             "said at the first hit")
 
     def run(self, args: argparse.Namespace, from_tty: bool) -> None:
         every = f"every {args.every} hits" if args.every > 1 else "each hit"
-        what = f"a snapshot at {every}{' and stops' if args.stop else ''}"
+        what = (f"a snapshot{' and a census of the heap' if args.heap else ''} at {every}"
+                f"{' and stops' if args.stop else ''}")
         for known in gdb.breakpoints():
             if (isinstance(known, SnapshotBreakpoint) and known.is_valid()
                     and known.location == args.location):
                 known.every, known.stop_here = args.every, args.stop
-                known.carrier.exact = args.exact
+                known.carrier.exact, known.heap = args.exact, args.heap
                 write(f"memsnap: already on: breakpoint {known.number} at {args.location} "
                       f"takes {what}\n")
                 return
         try:
-            breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop, args.exact)
+            breakpoint = SnapshotBreakpoint(args.location, args.every, args.stop, args.exact,
+                                            args.heap)
         except gdb.error as exc:
             raise UsageError(f"cannot set a breakpoint at {args.location!r}: {exc}") from None
         if getattr(breakpoint, "pending", False):  # gdb left it pending: nothing there yet
@@ -323,7 +367,8 @@ class TrendCommand(Command):
         of_pid = [r for r in records if args.pid is None or r.pid == args.pid]
         write(trend_report([r.snapshot for r in records], leak_min_growth_kb(),
                            args.json, text_style(from_tty, args.format), args.pid,
-                           _sites_for(of_pid), every=args.all))
+                           _sites_for(of_pid), every=args.all,
+                           heap_growth=heap_growth(of_pid)))
 
 
 class ClearCommand(Command):
@@ -410,10 +455,20 @@ class ReportCommand(Command):
         of_pid = [r for r in records if args.pid is None or r.pid == args.pid]
         page = html_report([r.snapshot for r in records], [r.location for r in records],
                            leak_min_growth_kb(), check_thresholds(), _sites_for(of_pid),
-                           _source, args.pid)
+                           _source, args.pid, [r.heap for r in of_pid if r.heap],
+                           _leaks_now())
         with SafeFile(args.file, args.force, self.note) as out:
             out.write(page.encode("utf-8", "surrogateescape"))
         write(f"memsnap: a report of {len(records)} snapshots -> {args.file}\n")
+
+
+def _leaks_now() -> dict | None:
+    """memleak's JSON at this stop, for the report; None without a stopped process whose
+    heap can be read."""
+    try:
+        return json.loads(leaks_report_json())
+    except GdbmemError:
+        return None
 
 
 def _source(frame) -> list[str] | None:

@@ -312,3 +312,81 @@ def chunk_info(heap: Heap, address: int, type_of: Callable[[int], str],
     return {"chunk": int(heap.addr[k]), "address": start, "size": int(heap.size[k]),
             "usable": end - start, "offset": address - start, "state": STATE_NAMES[state],
             "arena": arena, "type": type_of(k) if state == IN_USE else None, "leak": leak}
+
+
+SUMMARY_GROUPS = 64  # sizes and types kept per arena in a snapshot's census
+
+
+def summary(found: Census, seconds: float) -> dict:
+    """A census as a snapshot keeps it (memsnap --heap): per arena (its reservation's
+    bounds, so that a trend finds it under its region) and for the mmapped chunks, the
+    chunks in use by size and by type, the most bytes first; and what it cost."""
+    heap = found.heap
+    arenas = []
+    index_of = heap.arena[found.chosen]
+    for index in [*range(len(heap.arenas)), MMAPPED_ARENA]:
+        mine = index_of == index
+        if index == MMAPPED_ARENA and not mine.any():
+            continue
+        sizes = heap.size[found.chosen][mine]
+        codes = found.types.codes[mine]
+        if index >= 0:
+            arena = heap.arenas[index]
+            label = "main arena" if arena.main else f"arena {arena.address:#x}"
+            spans = [list(span) for span in arena.reserved]
+        else:
+            label = "mmapped"
+            chunks = found.chosen[mine]
+            spans = [[int(heap.addr[k]), int(heap.addr[k] + heap.size[k])] for k in chunks]
+        arenas.append({
+            "arena": label, "spans": spans,
+            "in_use": [int(mine.sum()), int(sizes.sum())],
+            "sizes": [[g.key, g.chunks, g.bytes] for g in group(sizes, sizes)[:SUMMARY_GROUPS]],
+            "types": [[g.key, g.chunks, g.bytes]
+                      for g in group(codes, sizes, found.types.names)[:SUMMARY_GROUPS]]})
+    return {"arenas": arenas, "seconds": round(seconds, 6)}
+
+
+@dataclass
+class Grown:
+    """What grew in one arena between two censuses: by size and by type, the most bytes
+    first (chunks and bytes added, as (key, chunks, bytes))."""
+
+    arena: str
+    spans: list[list[int]]
+    sizes: list[tuple]
+    types: list[tuple]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return any(lo < end and start < hi for lo, hi in self.spans)
+
+    def as_json(self) -> dict:
+        return {"arena": self.arena,
+                "sizes": [{"size": k, "chunks": c, "bytes": b} for k, c, b in self.sizes],
+                "types": [{"type": k, "chunks": c, "bytes": b} for k, c, b in self.types]}
+
+
+def census_growth(first: dict, last: dict, top: int = 5) -> list[Grown]:
+    """Per arena of the last census: the sizes and types whose bytes grew since the first
+    (an arena the first did not have grew by all it holds)."""
+    before = {a["arena"]: a for a in first.get("arenas", [])}
+    out = []
+    for arena in last.get("arenas", []):
+        old = before.get(arena["arena"], {})
+        grown = []
+        for field in ("sizes", "types"):
+            was = {k: (c, b) for k, c, b in old.get(field, [])}
+            rows = [(k, c - was.get(k, (0, 0))[0], b - was.get(k, (0, 0))[1])
+                    for k, c, b in arena.get(field, [])]
+            rows = [r for r in rows if r[2] > 0]
+            rows.sort(key=lambda r: (-r[2], str(r[0])))
+            grown.append(rows[:top])
+        if grown[0] or grown[1]:
+            out.append(Grown(arena["arena"], arena.get("spans", []), grown[0], grown[1]))
+    return out
+
+
+def growth_over(censuses: Sequence[dict]) -> list[Grown]:
+    """What grew from the first census to the last of a process's snapshots (none with
+    fewer than two)."""
+    return census_growth(censuses[0], censuses[-1]) if len(censuses) >= 2 else []

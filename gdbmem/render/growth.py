@@ -17,6 +17,7 @@ from gdbmem.analysis.growth import (
 from gdbmem.analysis.growth import trends as compute_trends
 from gdbmem.analysis.totals import process_summary
 from gdbmem.errors import UsageError
+from gdbmem.heap.census import Grown
 from gdbmem.model import Region, Snapshot
 from gdbmem.render import jsonout
 from gdbmem.render.color import KIND_TOKENS, VERDICT_TOKENS
@@ -193,13 +194,15 @@ def of_one_process(snapshots: Sequence[Snapshot], pid: int | None) -> list[int]:
 def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: bool,
                  style: TextStyle = PLAIN, pid: int | None = None,
                  sites_of: SitesOf | None = None,
-                 trends: Sequence[Trend] | None = None, every: bool = False) -> str:
+                 trends: Sequence[Trend] | None = None, every: bool = False,
+                 heap_growth: Sequence[Grown] | None = None) -> str:
     """memsnap trend, and gdbmem trend: over the snapshots of one process (`pid`, needed
     when they are of several: a fork's child, a program run again). sites_of(regions), when
     memtrace traced the process, gives the top call sites holding memory in the regions a
     leaking or growing key has in the last snapshot: said under the table, and in JSON.
     `trends`: of these snapshots, when the caller has them already. The text folds the
-    stable regions unless `every`."""
+    stable regions unless `every`. `heap_growth`: what grew in malloc's arenas between the
+    first and the last census (memsnap --heap), said under the heap or arena it is in."""
     snapshots = [snapshots[i] for i in of_one_process(snapshots, pid)]
     if len(snapshots) < 2:
         raise UsageError("a trend needs two snapshots or more "
@@ -208,18 +211,26 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
     verdict = process_verdict(snapshots, region_trends, min_growth_kb)
     series = process_series(snapshots)
     sites: dict[str, Sequence[Site]] = {}
+    last: dict[str, list[Region]] = {}
+    for region in snapshots[-1].regions:
+        last.setdefault(region_key(region), []).append(region)
+    growing = [t for t in region_trends if t.verdict in ("leak", "growing")]
     if sites_of is not None:
-        last: dict[str, list[Region]] = {}
-        for region in snapshots[-1].regions:
-            last.setdefault(region_key(region), []).append(region)
-        sites = {t.key: sites_of(last.get(t.key, [])) for t in region_trends
-                 if t.verdict in ("leak", "growing")}
+        sites = {t.key: sites_of(last.get(t.key, [])) for t in growing}
+    grown: dict[str, list[Grown]] = {}
+    for t in growing:
+        inside = [g for g in heap_growth or ()
+                  if any(g.overlaps(r.start, r.end) for r in last.get(t.key, []))]
+        if inside:
+            grown[t.key] = inside
     if as_json:
         regions = []
         for t in region_trends:
             entry = t.to_dict()
             if t.key in sites:
                 entry["sites"] = [s.to_dict(n) for n, s in enumerate(sites[t.key], 1)]
+            if t.key in grown:
+                entry["heap"] = [g.as_json() for g in grown[t.key]]
             regions.append(entry)
         return jsonout.report({"verdict": verdict, "snapshots": len(snapshots),
                               "process_series_kb": series, "regions": regions}, style)
@@ -228,4 +239,21 @@ def trend_report(snapshots: Sequence[Snapshot], min_growth_kb: int, as_json: boo
              for key, found in sites.items() for s in found]
     if lines:
         text += "call sites holding what grew (memtrace):\n" + "\n".join(lines) + "\n"
+    if grown:
+        text += ("what grew in malloc's heap, from the first census to the last "
+                 "(memsnap --heap):\n" + "".join(grown_lines(key, found)
+                                                  for key, found in grown.items()))
     return text
+
+
+def grown_lines(key: str, found: Sequence[Grown]) -> str:
+    """Under a growing heap or arena: the chunk sizes and types that grew in it."""
+    def said(rows: Sequence[tuple], what: str) -> str:
+        return ", ".join(f"{what}{k} +{c} chunk{'s' if c != 1 else ''} ({format_bytes(b)})"
+                         for k, c, b in rows)
+
+    out = []
+    for g in found:
+        parts = [p for p in (said(g.sizes, "size "), said(g.types, "")) if p]
+        out.append(f"  {key} ({g.arena}): {'; '.join(parts)}\n")
+    return "".join(out)

@@ -34,6 +34,7 @@ from gdbmem.analysis.growth import Trend, region_key
 from gdbmem.analysis.growth import trends as region_trends
 from gdbmem.analysis.totals import process_summary
 from gdbmem.errors import UsageError
+from gdbmem.heap.census import growth_over
 from gdbmem.model import Region, Snapshot
 from gdbmem.render import jsonout
 from gdbmem.render.checks import check_report
@@ -44,7 +45,7 @@ from gdbmem.render.growth import (
     trend_report,
     trend_text,
 )
-from gdbmem.render.table import TextStyle
+from gdbmem.render.table import Column, TextStyle, render_table
 from gdbmem.render.trace import frame_text
 from gdbmem.trace.fold import Frame, Site
 from gdbmem.units import format_bytes, format_kb, format_seconds
@@ -275,6 +276,8 @@ pre {{ font-size: 0.85em; }} .site {{ margin-bottom: 0.2em; }}
 <p>{kind_legend}</p>
 <h2>Call sites of what grows</h2>
 {sites}
+<h2>malloc's heap</h2>
+{heap}
 <h2>memcheck</h2>
 <pre>{findings}</pre>
 <h2>Trend</h2>
@@ -301,12 +304,64 @@ def _trend_tables(trends: Sequence[Trend], series: Sequence[int], style: TextSty
     return out
 
 
+def _heap_html(censuses: Sequence[dict], leaks: dict | None, style: TextStyle) -> str:
+    """What grew in malloc's heap from the first census to the last (memsnap --heap), the
+    last census's largest types and sizes per arena, and memleak's verdict at the moment the
+    report was written (when a process was stopped then)."""
+    out = []
+    if not censuses:
+        out.append("<p>No census of malloc's heap was taken (<code>memsnap on LOC --heap"
+                   "</code> takes one with each snapshot).</p>")
+    else:
+        grown = growth_over(censuses)
+        if grown:
+            out.append(f"<p>What grew from the first census to the last "
+                       f"({len(censuses)} censuses):</p>")
+            for g in grown:
+                rows = [(f"size {k}" if n == 0 else str(k), f"+{c}", format_bytes(b))
+                        for n, rows_ in enumerate((g.sizes, g.types)) for k, c, b in rows_]
+                out.append(f"<p>{html.escape(g.arena)}</p>" + render_table(
+                    (Column("What", "<", clean=False), Column("Chunks"), Column("Bytes")),
+                    list(zip(*rows)), style))
+        elif len(censuses) > 1:
+            out.append("<p>Nothing grew in malloc's heap from the first census to the "
+                       "last.</p>")
+        for arena in censuses[-1].get("arenas", []):
+            chunks, size = arena["in_use"]
+            rows = [(str(k), str(c), format_bytes(b)) for k, c, b in arena["types"][:8]]
+            out.append(f"<details><summary>{html.escape(arena['arena'])} at the last census: "
+                       f"{chunks} chunks in use, {format_bytes(size)}</summary>"
+                       + render_table((Column("Type", "<", clean=False), Column("Chunks"),
+                                       Column("Bytes")), list(zip(*rows)) or [[], [], []],
+                                      style) + "</details>")
+    if leaks is None:
+        out.append("<p>memleak: no process was stopped when this report was written.</p>")
+    else:
+        rows = [(name.replace("_", " "), str(leaks[name]["blocks"]),
+                 format_bytes(leaks[name]["bytes"]))
+                for name in ("definitely_lost", "indirectly_lost", "possibly_lost",
+                             "still_reachable")]
+        out.append("<p>memleak, when this report was written:</p>" + render_table(
+            (Column("Category", "<"), Column("Blocks"), Column("Bytes")), list(zip(*rows)),
+            style))
+        lost = [(g["category"].replace("_", " "), str(g["size"]), g["type"], str(g["blocks"]),
+                 format_bytes(g["bytes"]), f"{g['sample'][0]:#x}") for g in leaks["groups"][:12]]
+        if lost:
+            out.append(render_table((Column("Lost", "<"), Column("Chunk size"),
+                                     Column("Type", "<", clean=False), Column("Blocks"),
+                                     Column("Bytes"), Column("Sample")),
+                                    list(zip(*lost)), style))
+    return "\n".join(out) + "\n"
+
+
 def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth_kb: int,
                 thresholds: Thresholds, sites_of: SitesOf | None = None,
-                source: Source | None = None, pid: int | None = None) -> str:
+                source: Source | None = None, pid: int | None = None,
+                censuses: Sequence[dict] = (), leaks: dict | None = None) -> str:
     """The whole page (see the module's docstring); `labels` say where each snapshot was
     taken; sites_of and source, when memtrace traced the process; of the snapshots of
-    process `pid` (needed when they are of several)."""
+    process `pid` (needed when they are of several); the censuses of malloc's heap the
+    snapshots carry, and memleak's JSON at the moment of the report."""
     chosen = of_one_process(snapshots, pid)
     snapshots, labels = [snapshots[i] for i in chosen], [labels[i] for i in chosen]
     if len(snapshots) < 2:
@@ -314,7 +369,7 @@ def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth
                          f"(there {'is' if len(snapshots) == 1 else 'are'} {len(snapshots)})")
     trends = region_trends(snapshots, min_growth_kb)
     trend = json.loads(trend_report(snapshots, min_growth_kb, True, sites_of=sites_of,
-                                    trends=trends))
+                                    trends=trends, heap_growth=growth_over(censuses)))
     first, last = snapshots[0], snapshots[-1]
     totals = [process_summary(s.rollup, s.regions) for s in (first, last)]
     sites: dict[str, Sequence[Site]] = {}
@@ -339,7 +394,9 @@ def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth
     data = {"format": "gdbmem-report-1", "verdict": trend["verdict"],
             "totals": {"first": totals[0]._asdict(), "last": totals[1]._asdict()},
             "snapshots": len(snapshots), "trend": trend,
-            "diff": json.loads(diff_report(first, last, 1, len(snapshots), True))}
+            "diff": json.loads(diff_report(first, last, 1, len(snapshots), True)),
+            "heap": {"censuses": len(censuses), "last": censuses[-1] if censuses else None,
+                     "leaks": leaks}}
     findings = check_report(last, snapshots, thresholds, min_growth_kb, False,
                             region_trends=trends)
     return _PAGE.format(
@@ -353,6 +410,7 @@ def html_report(snapshots: Sequence[Snapshot], labels: Sequence[str], min_growth
             for kind, colour in KIND_COLOURS.items()
             if any((r.kind or "anon") == kind for r in last.regions)),
         sites=_sites_html(sites, source), findings=html.escape(findings),
+        heap=_heap_html(censuses, leaks, style),
         trend_table=_trend_tables(trends, trend["process_series_kb"], style, min_growth_kb),
         diff_table=diff_report(first, last, 1, len(snapshots), False,
                                style).split("\n", 1)[1],

@@ -85,10 +85,14 @@ def load(path: str, warn: Callable[[str], None] | None = None) -> list[Record | 
     return [Snapshot(0, regions, None, taken_at=taken_at)]
 
 
-def snapshots(paths: list[str], warn: Callable[[str], None] | None = None) -> list[Snapshot]:
-    """Every snapshot of every file, in order."""
+def snapshots(paths: list[str], warn: Callable[[str], None] | None = None,
+              censuses: list[dict] | None = None) -> list[Snapshot]:
+    """Every snapshot of every file, in order; the censuses of malloc's heap that records
+    carry (memsnap --heap) are appended to `censuses`, when given."""
     out = []
     for path in paths:
         for item in load(path, warn):
             out.append(item.snapshot if isinstance(item, Record) else item)
+            if censuses is not None and isinstance(item, Record) and item.heap:
+                censuses.append(item.heap)
     return out

@@ -33,6 +33,8 @@ def _header(record: Record, smaps: str) -> str:
     text = encode_basestring_ascii  # a str as a JSON string, in C
     threads = ",".join(f"[{n},{lwp},{sp}]" for n, lwp, sp in record.threads)
     carried = '"carried":true,' if record.carried else ""
+    if record.heap is not None:  # memsnap --heap's census: rare, small, any JSON
+        carried += f'"heap":{json.dumps(record.heap, separators=(",", ":"))},'
     return (f'{{"format":"{FORMAT}","pid":{record.pid},"taken_at":{record.taken_at!r},'
             f'"label":{text(record.label)},"location":{text(record.location)},'
             f'"pc":{"null" if record.pc is None else record.pc},"exe":{text(record.exe)},'
@@ -177,6 +179,8 @@ def read_records(data: bytes, name: str = "",
                 smaps = str(obj["smaps"]).encode("utf-8", "surrogateescape")
             record = _record(obj, smaps, blocks)
             record.carried = obj.get("carried") is True
+            heap = obj.get("heap")
+            record.heap = heap if isinstance(heap, dict) else None
             # Where it was read: a bad field inside its smaps, found when it is first parsed,
             # is then said with the file and the line (a whole smaps follows its header).
             record.origin = (name, first, blocks is None and "smaps_bytes" in obj)

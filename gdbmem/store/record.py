@@ -44,7 +44,7 @@ class Record:
     """One snapshot as taken: raw smaps bytes (or blocks, in a session) plus what gdb knew
     at that moment."""
 
-    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "carried", "exe", "label",
+    __slots__ = ("_after", "_smaps", "_snapshot", "blocks", "carried", "exe", "heap", "label",
                  "location", "origin", "pc", "pid", "rollup_text", "taken_at", "threads")
 
     def __init__(self, pid: int, taken_at: float, smaps: bytes, rollup_text: str = "",
@@ -70,6 +70,8 @@ class Record:
         self.origin: tuple[str, int, bool] | None = None
         # The figures are the last full read's: nothing changed since (carry.py).
         self.carried = False
+        # malloc's census at that moment (memsnap --heap: heap/census.py's summary), or None.
+        self.heap: dict | None = None
 
     def let_parsed_go(self) -> None:
         """Forget the parsed snapshot (parsed again when next looked at): a command's

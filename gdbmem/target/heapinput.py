@@ -116,14 +116,17 @@ def running_threads() -> list[int]:
             if t.is_valid() and t.is_running()]
 
 
-def heap_input(target: Target) -> tuple[HeapInput, list[Region]]:
+def heap_input(target: Target, at_hit: bool = False) -> tuple[HeapInput, list[Region]]:
+    """What the walk needs; `at_hit`: inside a breakpoint's stop(), where gdb's threads may
+    not be switched, so no thread's registers or thread pointer (the tcaches are then found
+    at each arena's first chunk)."""
     regions = target.snapshot(with_rollup=False).regions
     if not regions:
         raise HeapError("no mappings to read the heap from")
     layout = layout_for(_libc_version(target, regions))
     libc = _libc(regions)
     return HeapInput(regions, layout, _static_address("main_arena", libc),
-                     _static_address("mp_", libc), _threads()), regions
+                     _static_address("mp_", libc), () if at_hit else _threads()), regions
 
 
 def heap_memory(reader: MemoryReader) -> Memory:

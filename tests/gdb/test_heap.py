@@ -5,13 +5,16 @@ gdbserver; and a corrupted heap, a stop inside malloc, another allocator."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
 from tests.gdb.conftest import (
+    ROOT,
     assert_error,
     assert_no_traceback,
     build,
@@ -225,3 +228,52 @@ def test_another_allocator_is_named(program, extra):
     assert_no_traceback(session)
     assert_error(session, "memheap", "allocates with jemalloc (libjemalloc.so.2)")
     assert_error(session, "memleak", "allocates with jemalloc")
+
+
+@pytest.fixture(scope="module")
+def censused(tmp_path_factory):
+    """leaks heap 12: 16 blocks of 1 KiB leaked per tick, a snapshot and a census at each."""
+    d = tmp_path_factory.mktemp("censused")
+    session = run_gdb(["memsnap on tick --heap", "break tick if i == 11", "run",
+                       "memsnap trend --json", "memsnap trend", f"memsnap save {d}/saved.jsonl",
+                       f"memsnap report {d}/report.html"], build("leaks"),
+                      ["heap", "12", str(d)], before=(f"set gdbmem snapshot-dir {d}/journals",))
+    return session, d
+
+
+def test_the_trend_says_which_sizes_and_types_grew(censused):
+    session, _d = censused
+    assert_no_traceback(session)
+    (heap,) = [r for r in session.json("memsnap trend --json")["regions"] if r["key"] == "[heap]"]
+    (main,) = heap["heap"]
+    # Censuses at ticks 0 to 11 (the stop at 11 is a hit of memsnap's breakpoint too): 11
+    # ticks of 16 blocks of 1,024 bytes (1,040-byte chunks) since the first, all of them
+    # written with 'Z' (text)
+    assert main["arena"] == "main arena"
+    assert main["sizes"][0] == {"size": 1040, "chunks": 176, "bytes": 176 * 1040}
+    assert main["types"][0] == {"type": "text", "chunks": 176, "bytes": 176 * 1040}
+    assert "[heap] (main arena): size 1040 +176 chunks" in session.output("memsnap trend")
+    assert "a census of malloc's heap" in session.stderr + session.output("run")
+
+
+def test_censuses_are_saved_and_read_outside_gdb(censused):
+    session, d = censused
+    done = subprocess.run([sys.executable, "-m", "gdbmem", "trend", f"{d}/saved.jsonl",
+                           "--json"], capture_output=True, text=True, check=True,
+                          cwd=ROOT)
+    outside = json.loads(done.stdout)
+    inside = session.json("memsnap trend --json")
+    assert [r.get("heap") for r in outside["regions"]] == [r.get("heap")
+                                                           for r in inside["regions"]]
+
+
+def test_the_report_shows_the_census_and_the_leaks(censused):
+    _session, d = censused
+    page = (d / "report.html").read_text()
+    data = json.loads(page.split('id="gdbmem-data">')[1].split("</script>")[0])
+    assert data["heap"]["censuses"] == 12
+    # At tick 11: 12 ticks of 16 blocks, each dropped (leaks.c keeps no pointer to them)
+    lost = data["heap"]["leaks"]["definitely_lost"]
+    assert lost["blocks"] == 12 * 16 - 1  # the last one's address is still in a register
+    assert lost["bytes"] == lost["blocks"] * 1040
+    assert "What grew from the first census to the last" in page

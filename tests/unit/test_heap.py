@@ -273,3 +273,36 @@ def test_glibc_versions():
     assert layout_for((2, 31)).heap_info_size == 32
     with pytest.raises(HeapError, match=r"from 2\.30 on"):
         layout_for((2, 29))
+
+
+def test_census_growth_per_arena():
+    from gdbmem.heap.census import census_growth
+
+    first = {"arenas": [{"arena": "main arena", "spans": [[0, 100]], "in_use": [3, 96],
+                         "sizes": [[32, 3, 96]], "types": [["Alpha", 3, 96]]}]}
+    last = {"arenas": [
+        {"arena": "main arena", "spans": [[0, 100]], "in_use": [5, 1136],
+         "sizes": [[1040, 1, 1040], [32, 4, 128]], "types": [["Alpha", 4, 128],
+                                                             ["text", 1, 1040]]},
+        {"arena": "arena 0x7f0000000030", "spans": [[200, 300]], "in_use": [1, 64],
+         "sizes": [[64, 1, 64]], "types": [["unknown", 1, 64]]}]}
+    main, thread = census_growth(first, last)
+    assert main.sizes == [(1040, 1, 1040), (32, 1, 32)]
+    assert main.types == [("text", 1, 1040), ("Alpha", 1, 32)]
+    assert (thread.arena, thread.sizes) == ("arena 0x7f0000000030", [(64, 1, 64)])
+    assert thread.overlaps(250, 260) and not thread.overlaps(0, 200)
+    assert census_growth(last, last) == []
+
+
+def test_a_census_goes_through_the_codec():
+    from gdbmem.store.codec import encoded, read_records
+    from gdbmem.store.record import Record
+
+    record = Record(42, 1.5, b"", label="x")
+    record.heap = {"arenas": [{"arena": "main arena", "spans": [[1, 2]], "in_use": [1, 32],
+                               "sizes": [[32, 1, 32]], "types": [["text", 1, 32]]}],
+                   "seconds": 0.001}
+    (back,) = read_records(encoded(record))
+    assert back.heap == record.heap
+    (plain,) = read_records(encoded(Record(42, 1.5, b"")))
+    assert plain.heap is None

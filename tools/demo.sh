@@ -3,7 +3,9 @@
 # showing memmap, vmainfo of the stack pointer, of a heap pointer and of an unmapped address;
 # then a short leak hunt on testprogs/build/leaks (memtrace, memsnap at each tick, the trend)
 # that writes its HTML report; then who holds malloc's heap in testprogs/build/traced pool
-# (memtrace's pool, and heaptrack's allocation sites); it ends by saying where the report is.
+# (memtrace's pool, and heaptrack's allocation sites); then what is in malloc's heap and what
+# leaks in testprogs/build/census-cpp (memheap, memleak, vmainfo of a lost block); it ends by
+# saying where the report is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -40,5 +42,18 @@ gdb -nx -batch -q \
     -ex 'run' \
     -ex 'echo \n(gdb) memtrace --top 4\n' -ex 'memtrace --top 4' \
     --args testprogs/build/traced pool "$work"
+echo
+echo "== what is in the heap, and what leaks: testprogs/build/census-cpp (a heap known block by block)"
+gdb -nx -batch -q \
+    -ex 'set pagination off' -ex 'set confirm off' \
+    -ex 'source gdbinit.py' \
+    -ex "set gdbmem snapshot-dir $work/journal" \
+    -ex 'break checkpoint' -ex 'run' \
+    -ex 'echo \n(gdb) memheap --limit 5\n' -ex 'memheap --limit 5' \
+    -ex 'echo \n(gdb) memleak --limit 5\n' -ex 'memleak --limit 5' \
+    -ex 'echo \n(gdb) vmainfo g_interior[0] --bytes 16\n' -ex 'vmainfo g_interior[0] --bytes 16' \
+    -ex 'echo \n(gdb) memheap show --limit 2 Alpha\n' -ex 'memheap show --limit 2 Alpha' \
+    -ex 'kill' \
+    --args testprogs/build/census-cpp
 echo
 echo "demo: the report of this leak hunt is $report (open it in any browser)"

@@ -84,6 +84,7 @@ class Arena:
     bin_chunks: int = 0  # ordblks's part: free chunks in the regular bins
     bin_bytes: int = 0
     threads: list[int] = field(default_factory=list)  # gdb threads whose tcache is here
+    state: np.ndarray | None = None  # its malloc_state's words, as read once
 
 
 @dataclass
@@ -505,7 +506,7 @@ def _walk_arenas(mem: Memory, inp: HeapInput, main: int, chunks: _Chunks) -> lis
                 spans.append((first, end))
                 reserved.append(_reserved(regions, h))
         arenas.append(Arena(address, address == main, spans, reserved, top, top_size,
-                            int(state[layout.system_mem // WORD]), locked))
+                            int(state[layout.system_mem // WORD]), locked, state=state))
     return arenas
 
 
@@ -606,10 +607,12 @@ def _mark_bins(mem: Memory, layout: Layout, arena: Arena, index: int, addr: np.n
                size: np.ndarray, state: np.ndarray, arena_of: np.ndarray,
                free: np.ndarray) -> None:
     limit = len(addr)
+    words = arena.state if arena.state is not None else mem.words(
+        arena.address, layout.arena_size // WORD)
     for i in range(1, NBINS):
         head = layout.bin_at(arena.address, i)
         where = UNSORTED if i == 1 else SMALLBIN if i < NSMALLBINS else LARGEBIN
-        at = mem.word(head + 2 * WORD)  # fd
+        at = int(words[(head + 2 * WORD - arena.address) // WORD])  # its fd, as read
         steps = 0
         while at != head:
             k = _index_of(addr, at)
@@ -630,8 +633,10 @@ def _mark_bins(mem: Memory, layout: Layout, arena: Arena, index: int, addr: np.n
 
 def _mark_fastbins(mem: Memory, layout: Layout, arena: Arena, index: int, addr: np.ndarray,
                    size: np.ndarray, state: np.ndarray, arena_of: np.ndarray) -> None:
+    words = arena.state if arena.state is not None else mem.words(
+        arena.address, layout.arena_size // WORD)
     for i in range(NFASTBINS):
-        at = mem.word(arena.address + layout.fastbins + i * WORD)
+        at = int(words[layout.fastbins // WORD + i])
         want = MINSIZE + i * ALIGNMENT
         while at:
             k = _index_of(addr, at)

@@ -140,7 +140,7 @@ def sample_report(heap: Heap, rows: Sequence[tuple[int, str, bytes | None]], wha
     return "\n".join(lines) + "\n"
 
 
-def _strings(data: bytes | None, least: int = 4) -> list[str]:
+def _strings(data: bytes | None, least: int = 6) -> list[str]:
     if not data:
         return []
     out, run = [], bytearray()

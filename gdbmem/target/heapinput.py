@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import gdb  # type: ignore[import-not-found]
 
+from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, Cache
 from gdbmem.errors import HeapError
 from gdbmem.heap.layout import glibc_version, layout_for
 from gdbmem.heap.memory import Memory
 from gdbmem.heap.walk import HeapInput, HeapThread
+from gdbmem.kinds import classify
 from gdbmem.model import Region
 from gdbmem.target.base import MemoryReader, Target
 from gdbmem.units import MASK64
@@ -47,6 +49,13 @@ def _libc(regions: list[Region]) -> list[Region]:
             and ".so" in r.path]
 
 
+# glibc's version by (pid, where libc is mapped, its path): read once per process, not at
+# each census of memsnap --heap (its banner is 340 KB into libc's read-only data).
+VERSIONS: Cache[tuple[int, int, str], tuple[int, int]] = Cache(
+    "glibc versions", 64, {EXITED, EXEC, NEW_PROGRAM, INFERIOR_DELETED},
+    "the libc a process maps changes only with an exec; a pid may be used again once gone")
+
+
 def _libc_version(target: Target, regions: list[Region]) -> tuple[int, int]:
     """glibc's version from its banner in its read-only data (read from memory, else from
     its file: a core keeps no read-only file pages), else from its file name."""
@@ -54,6 +63,15 @@ def _libc_version(target: Target, regions: list[Region]) -> tuple[int, int]:
     if not libc:
         raise HeapError("no libc in the process (a static program, or another C library): "
                         "memheap reads glibc's malloc")
+    key = (target.pid, libc[0].start, libc[0].path)
+    known = VERSIONS.get(key)
+    if known is None:
+        known = _read_version(target, libc)
+        VERSIONS.put(key, known)
+    return known
+
+
+def _read_version(target: Target, libc: list[Region]) -> tuple[int, int]:
     for region in libc:
         if region.perms.startswith("r-") and "x" not in region.perms:
             version = glibc_version(target.read_memory(region.start, region.size), "")
@@ -120,7 +138,12 @@ def heap_input(target: Target, at_hit: bool = False) -> tuple[HeapInput, list[Re
     """What the walk needs; `at_hit`: inside a breakpoint's stop(), where gdb's threads may
     not be switched, so no thread's registers or thread pointer (the tcaches are then found
     at each arena's first chunk)."""
-    regions = target.snapshot(with_rollup=False).regions
+    # The map and its kinds, without smaps' figures (a tenth of the cost: memsnap --heap
+    # takes a census at every hit).
+    regions = target.maps()
+    classify(regions, exe=target.exe(), threads=target.thread_stack_pointers(),
+             pid=target.pid, read_memory=target.read_memory)
+    target.name_regions(regions)
     if not regions:
         raise HeapError("no mappings to read the heap from")
     layout = layout_for(_libc_version(target, regions))

@@ -19,7 +19,9 @@ import tempfile
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.errors import UsageError
-from gdbmem.trace.heaptrack import HeaptrackData
+from gdbmem.target.symbols import name_pc
+from gdbmem.trace.fold import Frame, site_frame
+from gdbmem.trace.heaptrack import HeaptrackData, RawAllocations
 
 # What heaptrack may not have written yet: its preload library hands its records over a
 # buffer at a time while the program runs, and the rest as it exits.
@@ -54,8 +56,12 @@ class Heaptrack:
         self.directory = tempfile.mkdtemp(prefix="gdbmem-heaptrack-")  # 0700
         self.fifo = os.path.join(self.directory, "fifo")
         os.mkfifo(self.fifo, 0o600)
-        self.reader: subprocess.Popen | None = None
+        self.reader: subprocess.Popen | None = None  # tee: the FIFO into a file and the pipe
+        self.interpreter: subprocess.Popen | None = None
         self.output = ""
+        self.raw_path = ""  # heaptrack's raw lines, as the library wrote them (addresses)
+        self.raw_position = 0
+        self.raw = RawAllocations()
         self.position = 0
         self.data = HeaptrackData()
         self.finished: HeaptrackData | None = None  # the last run's, once it exited
@@ -103,23 +109,36 @@ class Heaptrack:
             return
         self.runs += 1
         self.output = os.path.join(self.directory, f"run-{self.runs}.heaptrack")
+        self.raw_path = os.path.join(self.directory, f"run-{self.runs}.raw")
         fd = os.open(self.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(os.open(self.raw_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         try:
-            # The shell opens the FIFO (an open that waits for the writer: never gdb).
+            self.interpreter = subprocess.Popen(
+                [self.interpret], stdin=subprocess.PIPE, stdout=fd, stderr=subprocess.DEVNULL)
+            # tee keeps the raw lines (the interpreted ones have no addresses: vmainfo and
+            # memleak ask which stack allocated a block) and passes them on. Its shell opens
+            # the FIFO (an open that waits for the writer: never gdb).
             self.reader = subprocess.Popen(
-                ["sh", "-c", 'exec "$1" < "$0"', self.fifo, self.interpret],
-                stdout=fd, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                ["sh", "-c", 'exec tee -a -- "$1" < "$0"', self.fifo, self.raw_path],
+                stdout=self.interpreter.stdin, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL)
         finally:
             os.close(fd)
+            if self.interpreter is not None and self.interpreter.stdin is not None:
+                self.interpreter.stdin.close()  # tee holds the pipe: its end is the end
         self.position = 0
         self.data = HeaptrackData()
+        self.collected = False  # exited() read this run's whole output
+        self.raw_position = 0
+        self.raw = RawAllocations()
+        self.names: dict[int, Frame] = {}  # return addresses named in this run's space
 
     def exited(self) -> None:
         """The process gdb ran has exited (events.py): its interpreter writes its last and
         ends, what it wrote is read whole (reported until another runs), and a new
         interpreter waits for the next run."""
-        if self.reader is None or (self.reader.poll() is not None and not self.armed):
-            return
+        if self.reader is None or self.collected:
+            return  # no run was recorded, or this one's is read already
         try:
             # An interpreter whose FIFO no process opened (a static program ignores
             # LD_PRELOAD) waits for a writer that will not come: it is not waited for.
@@ -127,8 +146,15 @@ class Heaptrack:
         except subprocess.TimeoutExpired:
             self.reader.kill()
             self.reader.wait()
+        if self.interpreter is not None:
+            try:
+                self.interpreter.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.interpreter.kill()
+                self.interpreter.wait()
         self._feed()
         self.finished = self.data
+        self.collected = True
         if self.armed:
             self._start_reader()
 
@@ -150,6 +176,35 @@ class Heaptrack:
         self.position += len(new)
         self.data.feed(new)
 
+    def site_of(self, address: int) -> tuple[int, Frame] | None:
+        """(requested size, allocation site) of the block heaptrack saw allocated at
+        `address` and not freed, so far; its stack folded as memtrace's are."""
+        found = self.allocated(address)
+        if found is None:
+            return None
+        size, ips = found
+        frames = []
+        for ip in ips:
+            frame = self.names.get(ip)
+            if frame is None:
+                # A return address: its call is the instruction before it.
+                frame = self.names[ip] = name_pc(ip - 1)._replace(pc=ip)
+            frames.append(frame)
+        return (size, site_frame(frames)) if frames else None
+
+    def allocated(self, address: int) -> tuple[int, list[int]] | None:
+        """(requested size, return addresses) of the block heaptrack saw allocated at
+        `address` and not freed, so far."""
+        try:
+            with open(self.raw_path, "rb") as fh:
+                fh.seek(self.raw_position)
+                new = fh.read()
+        except OSError:
+            new = b""
+        self.raw_position += len(new)
+        self.raw.feed(new)
+        return self.raw.at(address)
+
     def read(self) -> HeaptrackData:
         """What heaptrack has written so far of the process running now; without one, all
         that the last one wrote."""
@@ -168,7 +223,8 @@ class Heaptrack:
             gdb.execute("unset exec-wrapper", to_string=True)
 
     def close(self) -> None:
-        if self.reader is not None and self.reader.poll() is None:
-            self.reader.kill()
-            self.reader.wait()
+        for process in (self.reader, self.interpreter):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)

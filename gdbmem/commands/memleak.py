@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+import gdb  # type: ignore[import-not-found]
 import numpy as np
 
 from gdbmem.commands.base import ArgumentParser, Command, add_format, write
 from gdbmem.commands.heapview import heap_view, name_of
 from gdbmem.commands.settings import text_style
+from gdbmem.commands.state import state
 from gdbmem.heap.census import block_types
 from gdbmem.heap.reach import REACHABLE
 from gdbmem.options import count
@@ -50,7 +52,14 @@ def _report(as_json: bool, limit: int, style: TextStyle) -> str:
     types = view.read(lambda mem: block_types(mem, view.heap, leaks.blocks.chunk[lost],
                                               view.regions, name_of))
     notes = [*view.notes, *view.heap.notes]
-    return leak_report(leaks, leak_groups(leaks, types, lost), notes, limit, as_json, style)
+    heaptrack = state().tracer.heaptrack
+    site_of = heaptrack.site_of if heaptrack is not None and gdb.selected_inferior().pid \
+        else None
+    if site_of is not None:
+        notes.append("allocation sites are heaptrack's (memtrace on --malloc); the last few "
+                     "kB of its records may not be written yet at a stop")
+    return leak_report(leaks, leak_groups(leaks, types, lost, site_of), notes, limit,
+                       as_json, style)
 
 
 def leaks_report_json() -> str:

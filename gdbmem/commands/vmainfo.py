@@ -36,7 +36,13 @@ def _chunk(target, address: int, kind: str | None) -> dict | None:
         return view.read(lambda mem: block_types(mem, view.heap, chosen, view.regions,
                                                  name_of)).name(0)
 
-    return chunk_info(view.heap, address, type_of, view.leaks)
+    chunk = chunk_info(view.heap, address, type_of, view.leaks)
+    heaptrack = state().tracer.heaptrack
+    if chunk is not None and heaptrack is not None and chunk["state"] == "in use":
+        found = heaptrack.site_of(chunk["address"])
+        chunk["allocated_by"] = ({"requested": found[0], **found[1].to_dict()}
+                                 if found is not None else None)
+    return chunk
 
 
 def _mapped_by(address: int) -> Frame | None:

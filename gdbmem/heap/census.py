@@ -121,7 +121,11 @@ def _zero_beyond(mem: Memory, start: int, end: int) -> bool:
 
 
 def _file_backed(regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
-    spans = sorted((r.start, r.end) for r in regions if r.path and not r.path.startswith("["))
+    return _spans([r for r in regions if r.path and not r.path.startswith("[")])
+
+
+def _spans(regions: list[Region]) -> tuple[np.ndarray, np.ndarray]:
+    spans = sorted((r.start, r.end) for r in regions)
     return (np.array([s for s, _e in spans], dtype=np.uint64),
             np.array([e for _s, e in spans], dtype=np.uint64))
 
@@ -180,16 +184,18 @@ def block_types(mem: Memory, heap: Heap, chosen: np.ndarray, regions: list[Regio
     million words costs more in page faults than the work done on it)."""
     index = {name: code for code, name in enumerate((UNKNOWN, ZEROS, TEXT))}
     spans = _file_backed(regions)
+    mapped = _spans(regions)
     named: dict[tuple[int, bool], int] = {}
     codes = np.zeros(len(chosen), dtype=np.int32)
     for at in range(0, len(chosen), _SLICE):
         codes[at:at + _SLICE] = _slice_types(mem, heap, chosen[at:at + _SLICE], spans,
-                                             name_of, index, named)
+                                             mapped, name_of, index, named)
     return Types(codes, list(index))
 
 
 def _slice_types(mem: Memory, heap: Heap, chosen: np.ndarray,
-                 spans: tuple[np.ndarray, np.ndarray], name_of: NameOf, index: dict[str, int],
+                 spans: tuple[np.ndarray, np.ndarray], mapped: tuple[np.ndarray, np.ndarray],
+                 name_of: NameOf, index: dict[str, int],
                  named: dict[tuple[int, bool], int]) -> np.ndarray:
     first, second, zeros = block_heads(mem, heap, chosen)
     codes = np.zeros(len(chosen), dtype=np.int32)
@@ -212,7 +218,10 @@ def _slice_types(mem: Memory, heap: Heap, chosen: np.ndarray,
             value_codes[k] = named[key]
         codes[pointing] = value_codes[inverse.reshape(-1)] if len(pointing) else 0
     open_ = np.nonzero((codes == 0) & _PRINTABLE[(first & np.uint64(0xFF)).astype(np.uint8)])[0]
-    codes[open_[_text(first[open_])]] = 2  # after the pointers: their bytes can look like text
+    # A pointer's bytes can look like text ("`*WUUU" then NULs): a word that points into
+    # any mapping is no text.
+    open_ = open_[~_in_spans(first[open_], mapped)]
+    codes[open_[_text(first[open_])]] = 2
     return codes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from gdbmem.render import jsonout
 from gdbmem.render.color import FIGURE
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
 from gdbmem.render.vmainfo import hexdump
+from gdbmem.trace.fold import Frame
 from gdbmem.units import format_bytes
 
 
@@ -156,23 +157,63 @@ def _strings(data: bytes | None, least: int = 6) -> list[str]:
     return out
 
 
+def _sites_text(group: dict) -> str:
+    """A group's allocation sites in a cell: the first, and how many more."""
+    sites = group.get("sites", [])
+    if not sites:
+        return "not recorded (allocated before heaptrack started, or not written yet)"
+    first = sites[0]
+    where = f" at {first['file']}:{first['line']}" if first["file"] else ""
+    more = f" and {len(sites) - 1} more" if len(sites) > 1 else ""
+    missing = f" ({group['not_recorded']} not recorded)" if group["not_recorded"] else ""
+    return f"{first['function'] or hex(first['pc'])}{where}{more}{missing}"
+
+
 _LEAK_COLUMNS = (Column("Category", "<"), Column("Blocks"),
                  Column("Bytes", token=lambda t: FIGURE))
 
 
-def leak_groups(leaks: Leaks, types: Types, lost: np.ndarray) -> list[dict]:
+SiteOf = Callable[[int], "tuple[int, Frame] | None"]
+
+
+def leak_groups(leaks: Leaks, types: Types, lost: np.ndarray,
+                site_of: SiteOf | None = None) -> list[dict]:
     """The lost blocks (not still reachable) by category, chunk size and type, the most
-    bytes first; each with its first block's address as a sample."""
+    bytes first; each with its first block's address as a sample. With `site_of` (heaptrack,
+    memtrace on --malloc): each group's allocation sites, the most blocks first, with the
+    bytes asked for, and how many blocks heaptrack has no record of."""
     groups: dict[tuple[int, int, str], list[int]] = {}
     for j, b in enumerate(lost.tolist()):
         key = (int(leaks.category[b]), int(leaks.sizes[b]), types.name(j))
         groups.setdefault(key, []).append(b)
-    out = [{"category": CATEGORIES[cat], "size": size, "type": kind,
-            "blocks": len(members), "bytes": size * len(members),
-            "sample": [int(leaks.blocks.start[b]) for b in members[:4]]}
-           for (cat, size, kind), members in groups.items()]
+    out = []
+    for (cat, size, kind), members in groups.items():
+        group = {"category": CATEGORIES[cat], "size": size, "type": kind,
+                 "blocks": len(members), "bytes": size * len(members),
+                 "sample": [int(leaks.blocks.start[b]) for b in members[:4]]}
+        if site_of is not None:
+            group.update(_group_sites(members, leaks, site_of))
+        out.append(group)
     out.sort(key=lambda g: (-g["bytes"], g["category"], g["type"]))
     return out
+
+
+def _group_sites(members: list[int], leaks: Leaks, site_of: SiteOf) -> dict:
+    by_site: dict[tuple, list] = {}
+    unknown = 0
+    for b in members:
+        found = site_of(int(leaks.blocks.start[b]))
+        if found is None:
+            unknown += 1
+            continue
+        requested, frame = found
+        entry = by_site.setdefault((frame.function, frame.file, frame.line), [frame, 0, 0])
+        entry[1] += 1
+        entry[2] += requested
+    sites = sorted(by_site.values(), key=lambda e: (-e[1], -e[2], str(e[0].function)))
+    return {"sites": [{**frame.to_dict(), "blocks": n, "requested": asked}
+                      for frame, n, asked in sites],
+            "not_recorded": unknown}
 
 
 def leak_report(leaks: Leaks, groups: list[dict], notes: Sequence[str], limit: int,
@@ -186,11 +227,14 @@ def leak_report(leaks: Leaks, groups: list[dict], notes: Sequence[str], limit: i
     parts = [render_table(_LEAK_COLUMNS, list(zip(*rows)), style)]
     parts += [f"note: {note}\n" for note in notes]
     if groups:
+        traced = any("sites" in g for g in groups)
         cells = [(g["category"].replace("_", " "), str(g["size"]), _type_text(g["type"]),
                   str(g["blocks"]),
-                  format_bytes(g["bytes"]), f"{g['sample'][0]:#x}") for g in groups[:limit]]
+                  format_bytes(g["bytes"]), f"{g['sample'][0]:#x}",
+                  *((_sites_text(g),) if traced else ())) for g in groups[:limit]]
         columns = (Column("Lost", "<"), Column("Chunk size"), Column("Type", "<", clean=False),
-                   Column("Blocks"), Column("Bytes", token=lambda t: FIGURE), Column("Sample"))
+                   Column("Blocks"), Column("Bytes", token=lambda t: FIGURE), Column("Sample"),
+                   *((Column("Allocated by (heaptrack)", "<", clean=False),) if traced else ()))
         parts.append("\n" + render_table(columns, list(zip(*cells)), style))
         if len(groups) > limit:
             parts.append(f"... and {len(groups) - limit} more groups (--limit N)\n")

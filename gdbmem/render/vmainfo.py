@@ -124,7 +124,17 @@ def chunk_text(chunk: dict) -> str:
              else f"{chunk['state']} in the {chunk['arena']}")
     if chunk["arena"] == "mmapped":
         arena = f"{chunk['state']}, {arena}"
-    return f"{chunk['address']:#x}, a chunk of {chunk['size']} bytes {arena}: {where}{kind}{leak}"
+    text = f"{chunk['address']:#x}, a chunk of {chunk['size']} bytes {arena}: {where}{kind}{leak}"
+    if "allocated_by" in chunk:  # heaptrack ran (memtrace on --malloc)
+        site = chunk["allocated_by"]
+        if site is None:
+            text += ("; heaptrack has no record of it (allocated before it started, or not "
+                     "written yet)")
+        else:
+            place = f" at {site['file']}:{site['line']}" if site["file"] else ""
+            text += (f"; allocated by {site['function'] or hex(site['pc'])}{place}, "
+                     f"{site['requested']} bytes asked for (heaptrack)")
+    return text
 
 
 _UNITLESS = {"THPeligible", "ProtectionKey"}

@@ -118,3 +118,55 @@ class HeaptrackData:
                     e["stacks"]) for e in by_key.values()]
         out.sort(key=by_weight)
         return out
+
+
+class RawAllocations:
+    """The blocks allocated and not freed, by address, from the raw lines heaptrack's preload
+    (or inject) library writes before heaptrack_interpret reads them (its interpreted output
+    keeps no addresses): which stack allocated the block at an address.
+
+      t IP PARENT        a node of the tree of stacks, numbered from 1 (0: the root); IP is a
+                         return address in the process
+      + SIZE TRACE PTR   a block of SIZE bytes at PTR, allocated from stack TRACE
+      - PTR              the block at PTR freed
+    (hexadecimal; the other lines are not needed here). Fed as the file grows; a last line
+    not yet ended waits for the rest."""
+
+    def __init__(self) -> None:
+        self.live: dict[int, tuple[int, int]] = {}  # address -> (size, trace)
+        self.traces: list[tuple[int, int]] = [(0, 0)]
+        self._tail = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self._tail + data
+        end = data.rfind(b"\n") + 1
+        self._tail = data[end:]
+        live, traces = self.live, self.traces
+        for line in data[:end].split(b"\n"):
+            kind = line[:2]
+            try:
+                if kind == b"+ ":
+                    _plus, size, trace, ptr = line.split()
+                    live[int(ptr, 16)] = (int(size, 16), int(trace, 16))
+                elif kind == b"- ":
+                    live.pop(int(line[2:], 16), None)
+                elif kind == b"t ":
+                    _t, ip, parent = line.split()
+                    traces.append((int(ip, 16), int(parent, 16)))
+            except ValueError:
+                continue  # a line of another kind, or torn: not an allocation's
+
+    def stack(self, trace: int) -> list[int]:
+        """The return addresses of a stack, innermost first."""
+        out = []
+        seen = 0
+        while 0 < trace < len(self.traces) and seen < 1024:
+            ip, trace = self.traces[trace]
+            out.append(ip)
+            seen += 1
+        return out
+
+    def at(self, address: int) -> tuple[int, list[int]] | None:
+        """(requested size, stack) of the live block that starts at `address`."""
+        found = self.live.get(address)
+        return None if found is None else (found[0], self.stack(found[1]))

@@ -115,13 +115,14 @@ def test_arenas_tcaches_and_mmapped_chunks(live):
     assert thread["in_use"] == {"chunks": 40, "bytes": 40 * 80}
     assert thread["free"]["tcache"] == {"chunks": 7, "bytes": 7 * 80}
     assert thread["free"]["fastbins"] == {"chunks": 1, "bytes": 80}
-    # The main thread's tcache: 7 of the 10 freed 200-byte blocks and 7 of the 10 40-byte ones.
-    assert main["free"]["tcache"] == {"chunks": 14, "bytes": 7 * 208 + 7 * 48}
+    # The main thread's tcache: 7 of the 10 freed 200-byte blocks, 7 of the 10 40-byte ones,
+    # and the 16-byte block freed 4,000 times.
+    assert main["free"]["tcache"] == {"chunks": 15, "bytes": 7 * 208 + 7 * 48 + 32}
     assert sum(main["free"][b]["chunks"] for b in ("unsorted", "small bins", "large bins")) \
         == heap["mallinfo2"]["ordblks"] - 2  # each arena's top is the other ordblk
     assert mmapped["in_use"] == {"chunks": 3, "bytes": 3 * 303104}  # 300,000 + 16, in pages
     tcaches = {t["thread"]: (t["chunks"], t["bytes"]) for t in heap["tcaches"]}
-    assert tcaches == {1: (14, 1792), 2: (7, 560)}
+    assert tcaches == {1: (15, 1824), 2: (7, 560)}
 
 
 def test_sizes_and_types_are_what_the_program_holds(live):
@@ -277,3 +278,37 @@ def test_the_report_shows_the_census_and_the_leaks(censused):
     assert lost["blocks"] == 12 * 16 - 1  # the last one's address is still in a register
     assert lost["bytes"] == lost["blocks"] * 1040
     assert "What grew from the first census to the last" in page
+
+
+@pytest.fixture(scope="module")
+def with_heaptrack(program):
+    if shutil.which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make setup installs it)")
+    return run_gdb(["memleak --json", "memleak", "vmainfo g_alpha[0] --json",
+                    "vmainfo g_interior[2] --json", "vmainfo g_freed --json"], program,
+                   before=("memtrace on --malloc", *AT_CHECKPOINT))
+
+
+def test_memleak_names_allocation_sites_through_heaptrack(with_heaptrack):
+    assert_no_traceback(with_heaptrack)
+    groups = {(g["category"], g["size"], g["type"]): g
+              for g in with_heaptrack.json("memleak --json")["groups"]}
+    dropped = groups[("definitely_lost", 80, "unknown")]
+    (site,) = dropped["sites"]
+    # 4 blocks of 72 bytes asked for, by make_leaks (heaptrack counts what was asked)
+    assert (site["function"], site["blocks"], site["requested"]) == ("make_leaks()", 4, 288)
+    (alpha,) = groups[("definitely_lost", 32, "Alpha")]["sites"]
+    assert (alpha["function"], alpha["requested"]) == ("make_leaks()", 2 * 24)
+    (inner,) = groups[("possibly_lost", 272, "unknown")]["sites"]
+    assert (inner["blocks"], inner["requested"]) == (3, 3 * 256)
+    assert "Allocated by (heaptrack)" in with_heaptrack.output("memleak")
+
+
+def test_vmainfo_names_the_allocation_site(with_heaptrack):
+    alpha = with_heaptrack.json("vmainfo g_alpha[0] --json")["chunk"]["allocated_by"]
+    assert (alpha["function"], alpha["requested"]) == ("make_heap()", 24)
+    assert alpha["file"].endswith("census.cpp")
+    inner = with_heaptrack.json("vmainfo g_interior[2] --json")["chunk"]
+    assert (inner["offset"], inner["allocated_by"]["requested"]) == (40, 256)
+    freed = with_heaptrack.json("vmainfo g_freed --json")["chunk"]
+    assert freed["state"] == "tcache" and "allocated_by" not in freed  # free: no owner

@@ -91,10 +91,10 @@ def test_mallinfo2_equals_glibcs_with_and_without_symbols(captured):
 def test_where_each_chunk_is(captured):
     heap = walk_heap(Memory(captured.read_into), captured.input())
     states = dict(zip(*np.unique(heap.state, return_counts=True)))
-    assert states[TCACHE] == 14 + 7 and states[FASTBIN] == 1 and states[TOP] == 2
+    assert states[TCACHE] == 15 + 7 and states[FASTBIN] == 1 and states[TOP] == 2
     assert states[MALLOC] == 2  # the two threads' tcache structs
     assert states[IN_USE] == sum(VALGRIND.values())
-    assert sorted((t.thread, t.chunks, t.bytes) for t in heap.tcaches) == [(1, 14, 1792),
+    assert sorted((t.thread, t.chunks, t.bytes) for t in heap.tcaches) == [(1, 15, 1824),
                                                                           (2, 7, 560)]
     assert (heap.n_mmaps, heap.mmapped_mem) == (3, 3 * 303104)
 

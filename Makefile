@@ -10,7 +10,9 @@ RUSTC ?= rustc
 CFLAGS := -O0 -g -pthread -Wall -Wextra -Werror
 # C testprogs are named after their file; the C++ and Rust ones (grow.cpp, grow.rs) after
 # their file and language.
+# leaks-static: leaks.c linked statically (no libc.so: memheap says so).
 TESTPROGS := $(patsubst testprogs/%.c,testprogs/build/%,$(wildcard testprogs/*.c)) \
+	testprogs/build/leaks-static \
 	$(patsubst testprogs/%.cpp,testprogs/build/%-cpp,$(wildcard testprogs/*.cpp)) \
 	$(patsubst testprogs/%.rs,testprogs/build/%-rs,$(wildcard testprogs/*.rs))
 
@@ -24,6 +26,10 @@ testprogs: setup $(TESTPROGS)
 testprogs/build/%: testprogs/%.c
 	@mkdir -p testprogs/build
 	$(CC) $(CFLAGS) -o $@ $<
+
+testprogs/build/%-static: testprogs/%.c
+	@mkdir -p testprogs/build
+	$(CC) $(CFLAGS) -static -o $@ $<
 
 testprogs/build/%-cpp: testprogs/%.cpp
 	@mkdir -p testprogs/build

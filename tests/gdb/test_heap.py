@@ -312,3 +312,12 @@ def test_vmainfo_names_the_allocation_site(with_heaptrack):
     assert (inner["offset"], inner["allocated_by"]["requested"]) == (40, 256)
     freed = with_heaptrack.json("vmainfo g_freed --json")["chunk"]
     assert freed["state"] == "tcache" and "allocated_by" not in freed  # free: no owner
+
+
+def test_a_static_program_is_one_line(tmp_path):
+    session = run_gdb(["memheap", "memleak", "vmainfo $sp"], build("leaks-static"),
+                      ["heap", "3", str(tmp_path)], before=("break tick", "run"))
+    assert_no_traceback(session)
+    assert_error(session, "memheap", "no libc in the process (a static program")
+    assert_error(session, "memleak", "no libc in the process")
+    assert session["vmainfo $sp"]["ok"]

@@ -688,7 +688,12 @@ def _find_tcaches(mem: Memory, inp: HeapInput, arenas: list[Arena], addr: np.nda
     for thread in inp.threads:
         if thread.fs_base is None or not user:
             continue
-        tls = mem.read(thread.fs_base - PAGE, PAGE)
+        # The static TLS blocks lie just below the thread pointer, within its mapping
+        # (which may begin less than a page below it).
+        region = _region_at(inp.regions, thread.fs_base - WORD)
+        low = max(thread.fs_base - PAGE, region.start if region is not None else 0)
+        low += (-low) % WORD
+        tls = mem.read(low, thread.fs_base - low) if thread.fs_base > low else None
         if tls is None:
             continue
         words = np.frombuffer(tls, dtype=np.uint64)
@@ -704,22 +709,21 @@ def _find_tcaches(mem: Memory, inp: HeapInput, arenas: list[Arena], addr: np.nda
             tcaches.append(Tcache(thread.num, value, len(chains),
                                   int(size[chains].sum()) if chains else 0))
             break
-    if not inp.threads or all(t.fs_base is None for t in inp.threads):
-        # No thread pointers (a target that gives no $fs_base): each arena's first chunk,
-        # where tcache_init puts the first thread's struct, if it checks out.
-        for index in range(len(arenas)):
-            first = np.nonzero(arena_of == index)[0]
-            if not len(first):
-                continue
-            k = int(first[0])
-            if int(size[k]) == chunk_size and state[k] == IN_USE:
-                chains = _tcache_chains(mem, layout, int(addr[k]) + 2 * WORD, addr, size,
-                                        state)
-                if chains is not None:
-                    state[chains] = TCACHE
-                    state[k] = MALLOC
-                    tcaches.append(Tcache(None, int(addr[k]) + 2 * WORD, len(chains),
-                                          int(size[chains].sum()) if chains else 0))
+    # Each arena's first chunk is where tcache_init put the struct of the first thread that
+    # used it: one no TLS named (no thread pointer to read at a breakpoint's hit, or its
+    # thread gone) counts as a tcache when it checks out.
+    for index in range(len(arenas)):
+        first = np.nonzero(arena_of == index)[0]
+        if not len(first):
+            continue
+        k = int(first[0])
+        if int(size[k]) == chunk_size and state[k] == IN_USE:
+            chains = _tcache_chains(mem, layout, int(addr[k]) + 2 * WORD, addr, size, state)
+            if chains is not None:
+                state[chains] = TCACHE
+                state[k] = MALLOC
+                tcaches.append(Tcache(None, int(addr[k]) + 2 * WORD, len(chains),
+                                      int(size[chains].sum()) if chains else 0))
     return tcaches
 
 

@@ -306,3 +306,13 @@ def test_a_census_goes_through_the_codec():
     assert back.heap == record.heap
     (plain,) = read_records(encoded(Record(42, 1.5, b"")))
     assert plain.heap is None
+
+
+def test_tcaches_without_thread_pointers_are_found_at_each_arenas_first_chunk(captured):
+    """At a breakpoint's hit no thread pointer is read (memsnap --heap): each arena's first
+    chunk, where glibc put its first thread's tcache, is checked and taken."""
+    inp = captured.input()
+    inp.threads = [t._replace(fs_base=None) for t in inp.threads]
+    heap = walk_heap(Memory(captured.read_into), inp)
+    assert sorted((t.thread, t.chunks) for t in heap.tcaches) == [(None, 7), (None, 15)]
+    assert heap.mallinfo2() == captured.meta["mallinfo2"]

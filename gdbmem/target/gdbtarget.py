@@ -5,6 +5,9 @@ Everything here turns gdb's failures into TargetError, so the layers above see o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import gdb  # type: ignore[import-not-found]
 
 from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, Cache
@@ -85,13 +88,8 @@ class GdbTarget(Target):
 
     def stack_pointers_by_switching(self) -> list[ThreadStackPointer]:
         """Each stopped thread's $sp, read by switching gdb to it (the selection is put back)."""
-        selected = gdb.selected_thread()
-        try:
-            frame = gdb.selected_frame()
-        except gdb.error:
-            frame = None
         out = []
-        try:
+        with selection_kept():
             for thread in self.inferior.threads():
                 if not thread.is_valid() or thread.is_exited():
                     continue
@@ -108,9 +106,21 @@ class GdbTarget(Target):
                     continue
                 self.remember_stack(lwp, sp)
                 out.append(ThreadStackPointer(thread.num, lwp, sp))
-        finally:
-            if selected is not None and selected.is_valid():
-                selected.switch()
-                if frame is not None and frame.is_valid():
-                    frame.select()
         return out
+
+
+@contextlib.contextmanager
+def selection_kept() -> Iterator[None]:
+    """gdb's selected thread and frame, put back after the block switched threads."""
+    selected = gdb.selected_thread()
+    try:
+        frame = gdb.selected_frame()
+    except gdb.error:
+        frame = None
+    try:
+        yield
+    finally:
+        if selected is not None and selected.is_valid():
+            selected.switch()
+            if frame is not None and frame.is_valid():
+                frame.select()

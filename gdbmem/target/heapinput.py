@@ -17,6 +17,7 @@ from gdbmem.heap.walk import HeapInput, HeapThread
 from gdbmem.kinds import classify
 from gdbmem.model import Region
 from gdbmem.target.base import MemoryReader, Target
+from gdbmem.target.gdbtarget import selection_kept
 from gdbmem.units import MASK64
 
 # x86-64's general-purpose registers: what valgrind's leak check scans of each thread.
@@ -91,41 +92,26 @@ def _threads() -> list[HeapThread]:
     """Each stopped thread's registers, thread pointer and newest function (the selection
     is put back); a running thread (non-stop) has none to read, and is said to."""
     inferior = gdb.selected_inferior()
-    selected = gdb.selected_thread()
-    try:
-        frame = gdb.selected_frame()
-    except gdb.error:
-        frame = None
     out = []
-    try:
+    with selection_kept():
         for thread in sorted(inferior.threads(), key=lambda t: t.num):
             if not thread.is_valid() or thread.is_exited() or thread.is_running():
                 continue
             thread.switch()
             newest = gdb.newest_frame()
-            values = []
-            for name in REGISTERS:
-                try:
-                    values.append(int(newest.read_register(name)) & MASK64)
-                except (gdb.error, ValueError):
-                    pass
-            try:
-                fs_base: int | None = int(newest.read_register("fs_base")) & MASK64 or None
-            except (gdb.error, ValueError):
-                fs_base = None
-            try:
-                sp = int(newest.read_register("rsp")) & MASK64
-            except (gdb.error, ValueError):
-                sp = None
-            function = newest.name()
-            out.append(HeapThread(thread.num, thread.ptid[1] or inferior.pid, fs_base, sp,
-                                  tuple(values), function))
-    finally:
-        if selected is not None and selected.is_valid():
-            selected.switch()
-            if frame is not None and frame.is_valid():
-                frame.select()
+            values = [v for v in (_register(newest, name) for name in REGISTERS)
+                      if v is not None]
+            out.append(HeapThread(thread.num, thread.ptid[1] or inferior.pid,
+                                  _register(newest, "fs_base") or None,
+                                  _register(newest, "rsp"), tuple(values), newest.name()))
     return out
+
+
+def _register(frame: gdb.Frame, name: str) -> int | None:
+    try:
+        return int(frame.read_register(name)) & MASK64
+    except (gdb.error, ValueError):
+        return None
 
 
 def running_threads() -> list[int]:

@@ -175,7 +175,7 @@ class Types:
         return self.codes == self.names.index(name)
 
 
-_SLICE = 1 << 20  # blocks typed at a time: the temporaries stay small, and are reused
+_SLICE = 1 << 16  # blocks typed at a time: the temporaries stay small, and are reused
 
 
 def block_types(mem: Memory, heap: Heap, chosen: np.ndarray, regions: list[Region],

@@ -10,7 +10,8 @@
  *            MREMAP_FIXED over the victim's; then file_map() maps DIR/traced.bin (64 KiB,
  *            its first 16 KiB) and file_grow() mremaps it to all 64 KiB
  *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB, stop(); small_leak() leaks 3,000
- *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes
+ *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes (with
+ *            TRACED_PAUSE_MS=N, it first creates DIR/traced.ready and sleeps N ms: attach)
  *   churn    1,000,000 mallocs of 16 to 1,023 bytes, each freed at once (bench/: --malloc)
  * Each mode ends in done(), every mapping still in place.
  */
@@ -126,6 +127,12 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "pool")) {
         batch();
         stop();
+        if (getenv("TRACED_PAUSE_MS")) {  // time for gdb to attach: DIR/traced.ready says when
+            char ready[4096];
+            snprintf(ready, sizeof ready, "%s/traced.ready", argv[2]);
+            close(open(ready, O_WRONLY | O_CREAT, 0600));
+            usleep((useconds_t)atoi(getenv("TRACED_PAUSE_MS")) * 1000);
+        }
         small_leak();
         medium_leak();
     } else if (!strcmp(mode, "churn")) {

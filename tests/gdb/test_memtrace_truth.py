@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -284,3 +286,34 @@ def test_malloc_off_puts_the_user_s_wrapper_back(traced, tmp_path):
     assert after.strip() == 'The wrapper for running programs is "env GDBMEM_TEST=1".'
     assert "memtrace is not on" in session.nth("memtrace off", 1)["error"]
     assert session.json("memtrace --json") == []  # the run after off: not recorded
+
+
+def test_malloc_after_attach(traced, tmp_path):
+    """`attach PID`, then `memtrace on --malloc`: heaptrack goes into the running process
+    (as `heaptrack -p` does) and counts what is allocated from then on, exactly: the two
+    leakers after the attach, not the batch before it."""
+    if __import__("shutil").which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make test installs it)")
+    program = subprocess.Popen([str(traced), "pool", str(tmp_path)],
+                               env=dict(os.environ, TRACED_PAUSE_MS="4000"))
+    try:
+        for _ in range(200):
+            if (tmp_path / "traced.ready").exists():
+                break
+            time.sleep(0.05)
+        # To its exit: at a stop heaptrack may not have written its last records yet.
+        session = run_gdb(["memtrace on --malloc", "continue", "memtrace --json"],
+                          None, before=(f"attach {program.pid}",), gdb_args=[str(traced)])
+    finally:
+        program.kill()
+        program.wait()
+    assert_no_traceback(session)
+    started = session["memtrace on --malloc"]
+    if not started["ok"]:  # gdb cannot call functions in the process here: said in one line
+        assert_one_clean_line(started["error"])
+        return
+    allocated = {s["function"]: s for s in session.json("memtrace --json")
+                 if s["kinds"] == ["malloc"]}
+    assert figures(allocated["small_leak"]) == (3000, 300000, 0, 300000)
+    assert figures(allocated["medium_leak"]) == (100, 2000000, 0, 2000000)
+    assert "batch" not in allocated

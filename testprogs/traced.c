@@ -12,6 +12,8 @@
  *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB, stop(); small_leak() leaks 3,000
  *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes (with
  *            TRACED_PAUSE_MS=N, it first creates DIR/traced.ready and sleeps N ms: attach)
+ *   mthreads 4 threads at once: each mallocs and frees 200 blocks of 512 bytes (batch_of())
+ *            and leaks 500 blocks of 64 bytes (thread_leak()): 128,000 bytes in all
  *   churn    1,000,000 mallocs of 16 to 1,023 bytes, each freed at once (bench/: --malloc)
  * Each mode ends in done(), every mapping still in place.
  */
@@ -90,12 +92,31 @@ __attribute__((noinline)) static void batch(void) {
     for (int k = 0; k < 2000; k++) free(blocks[k]);
 }
 
+__attribute__((noinline)) static void batch_of(int count) {
+    void *blocks[256];
+    for (int k = 0; k < count && k < 256; k++) blocks[k] = malloc(512);
+    for (int k = 0; k < count && k < 256; k++) free(blocks[k]);
+}
+
 __attribute__((noinline)) static void small_leak(void) {
     for (int k = 0; k < 3000; k++) sink += (unsigned long)malloc(100);
 }
 
 __attribute__((noinline)) static void medium_leak(void) {
     for (int k = 0; k < 100; k++) sink += (unsigned long)malloc(20000);
+}
+
+/* 4 threads at once: each leaks 500 blocks of 64 bytes and mallocs and frees a batch. */
+__attribute__((noinline)) static void thread_leak(void) {
+    for (int k = 0; k < 500; k++) sink += (unsigned long)malloc(64);
+}
+
+static void *malloc_worker(void *arg) {
+    (void)arg;
+    pthread_barrier_wait(&start_line);
+    batch_of(200);
+    thread_leak();
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -105,6 +126,11 @@ int main(int argc, char **argv) {
         pthread_t t[THREADS];
         pthread_barrier_init(&start_line, NULL, THREADS);
         for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, worker, NULL);
+        for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    } else if (!strcmp(mode, "mthreads")) {
+        pthread_t t[THREADS];
+        pthread_barrier_init(&start_line, NULL, THREADS);
+        for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, malloc_worker, NULL);
         for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     } else if (!strcmp(mode, "sbrk")) {
         sink += (unsigned long)malloc(10);  /* the heap exists */

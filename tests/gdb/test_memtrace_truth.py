@@ -317,3 +317,16 @@ def test_malloc_after_attach(traced, tmp_path):
     assert figures(allocated["small_leak"]) == (3000, 300000, 0, 300000)
     assert figures(allocated["medium_leak"]) == (100, 2000000, 0, 2000000)
     assert "batch" not in allocated
+
+
+def test_malloc_with_threads_at_once(traced, tmp_path):
+    """4 threads allocating at once under heaptrack: each site's bytes exactly."""
+    if __import__("shutil").which("heaptrack") is None:
+        pytest.skip("heaptrack is not installed (make test installs it)")
+    session = run_gdb(["memtrace on --malloc", "run", "memtrace --json"], traced,
+                      ["mthreads", str(tmp_path)], before=())
+    assert_no_traceback(session)
+    allocated = {s["function"]: s for s in session.json("memtrace --json")
+                 if s["kinds"] == ["malloc"]}
+    assert figures(allocated["thread_leak"]) == (4 * 500, 4 * 500 * 64, 0, 4 * 500 * 64)
+    assert figures(allocated["batch_of"]) == (4 * 200, 4 * 200 * 512, 4 * 200 * 512, 0)

@@ -6,10 +6,11 @@ its heap and whose `next` ring comes back to it. Each thread arena's heaps come 
 chunk's heap_info back through `prev`, each naming the arena. Chunks are walked from each
 heap's first to its top, every size checked; free chunks are those the bins, fastbins and
 tcaches list, each list checked against the walk (a chunk a list names must be one the walk
-found, of that list's size); each thread's tcache is the struct its TLS points to. Chunks
+found, of that list's size); each thread's tcache is the struct its TLS points to (and each
+arena's first chunk, where glibc puts its first thread's, when it checks out). Chunks
 mmapped on their own are found at the start of anonymous mappings (and, when mp_ counts more
-of them, at any page). A chunk or list that does not check out is a HeapError naming it:
-one line, never a wrong census.
+of them, at any page), then reconciled with mp_'s count and bytes. A chunk or list that
+does not check out is a HeapError naming it: one line, never a wrong census.
 """
 
 from __future__ import annotations
@@ -112,9 +113,6 @@ class Heap:
     mmapped_mem: int
     notes: list[str]
     found_by: str  # "symbols" or "structure"
-
-    def in_use(self) -> np.ndarray:
-        return self.state == IN_USE
 
     def user_bounds(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[start, end) of the chosen chunks' user data: an arena chunk's runs into the next

@@ -8,7 +8,7 @@ import numpy as np
 
 from gdbmem.heap.census import Census, Group, Types, arena_rows
 from gdbmem.heap.reach import CATEGORIES, Leaks
-from gdbmem.heap.walk import Heap
+from gdbmem.heap.walk import IN_USE, Heap
 from gdbmem.render import jsonout
 from gdbmem.render.color import FIGURE
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table
@@ -93,7 +93,7 @@ def heap_report(heap: Heap, census: Census, by: str | None, limit: int, as_json:
     if as_json:
         return jsonout.report(heap_json(heap, census), style)
     info = heap.mallinfo2()
-    in_use = int((heap.state == 0).sum())
+    in_use = int((heap.state == IN_USE).sum())
     parts = [_found_line(heap) + "\n",
              f"in use: {in_use} chunks, {format_bytes(info['uordblks'] + info['hblkhd'])} "
              f"(mallinfo2: uordblks {info['uordblks']}, hblkhd {info['hblkhd']}); "

@@ -32,7 +32,9 @@ for pointers into the blocks memheap finds, then follows pointers from block to 
 as valgrind's memcheck defines them, without restarting the program. Bytes are chunk sizes
 (valgrind counts what was asked for). Memory never written can hold an old pointer, which
 makes a lost block look reached here (memcheck knows which bytes were written): never the
-reverse. Lost blocks are grouped by category, chunk size and type, the most bytes first.
+reverse. Lost blocks are grouped by category, chunk size and type, the most bytes first;
+with `memtrace on --malloc` (heaptrack), each group also names its allocation sites and the
+bytes they asked for.
 
 Examples:
   memleak

@@ -19,7 +19,11 @@ Then, as memcheck's mc_leakcheck.c does:
 gdbmem cannot know what memcheck knows from its shadow memory: which bytes were ever written
 (a word never written that still holds an old pointer counts here as a pointer) and each
 block's requested size (a pointer into the slack after it counts here as interior).
-Both can only make a lost block look reached, never a reached one look lost.
+Both can only make a lost block look reached, never a reached one look lost. memcheck's
+heuristics (on by default) take four kinds of interior pointer for start pointers: the old
+std::string layout, a 64-bit length before the data, a new[] count, multiple inheritance.
+Each test uses the block's requested size, which is not known here: such a block is
+possibly lost here, still reachable "via heuristic" there.
 """
 
 from __future__ import annotations

@@ -9,12 +9,15 @@ says so.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, RESUMED, Cache
+from gdbmem.errors import GdbmemError
 from gdbmem.heap.census import Census, census, summary
+from gdbmem.heap.chunks import Heap, HeapThread
 from gdbmem.heap.reach import Leaks, leak_check
-from gdbmem.heap.walk import Heap, HeapThread, walk_heap
+from gdbmem.heap.walk import walk_heap
 from gdbmem.model import Region
 from gdbmem.target import Target
 from gdbmem.target.heapinput import heap_input, heap_memory, running_threads
@@ -59,15 +62,25 @@ def name_of(address: int) -> tuple[str, str] | None:
     return (symbol.name, symbol.section) if symbol is not None else None
 
 
-def census_summary(target: Target, at_hit: bool) -> dict:
-    """A census as a snapshot keeps it (memsnap --heap), with what it cost."""
+def snapshot_census(target: Target, at_hit: bool, warn: Callable[[str], None],
+                    say_cost: bool) -> dict | None:
+    """A census as a snapshot keeps it (memsnap --heap), with what it cost (said, when
+    `say_cost`); None, said, where the heap cannot be read."""
     started = time.perf_counter()
-    inp, regions = heap_input(target, at_hit)
-    with target.memory_reader() as reader:
-        mem = heap_memory(reader)
-        heap = walk_heap(mem, inp)
-        found = census(mem, heap, regions, name_of)
-    return summary(found, time.perf_counter() - started)
+    try:
+        inp, regions = heap_input(target, at_hit)
+        with target.memory_reader() as reader:
+            mem = heap_memory(reader)
+            found = census(mem, walk_heap(mem, inp), regions, name_of)
+    except GdbmemError as exc:
+        warn(f"no census of malloc's heap: {exc}")
+        return None
+    kept = summary(found, time.perf_counter() - started)
+    if say_cost:
+        warn(f"a census of malloc's heap ({len(found.chosen)} chunks in use) took "
+             f"{kept['seconds'] * 1000:.1f} ms: each snapshot with --heap costs about that "
+             "more, growing with the heap")
+    return kept
 
 
 def heap_view(target: Target) -> HeapView:

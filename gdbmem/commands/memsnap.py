@@ -21,7 +21,7 @@ from gdbmem.commands.base import (
     warn,
     write,
 )
-from gdbmem.commands.heapview import census_summary
+from gdbmem.commands.heapview import snapshot_census
 from gdbmem.commands.memleak import leaks_report_json
 from gdbmem.commands.settings import (
     check_thresholds,
@@ -103,7 +103,7 @@ def take(label: str = "", pc: int | None = None, target: GdbTarget | None = None
         target = target or current()
         record = target.record(label, pc)
         if heap:
-            record.heap = _census(target, at_hit=False, say_cost=False)
+            record.heap = snapshot_census(target, False, _warn, False)
     record.location = stop_location() if location is None else location
     return state().session.add(record, snapshot_directory, _warn, journal_max_bytes)
 
@@ -162,28 +162,13 @@ class SnapshotBreakpoint(gdb.Breakpoint):
                 self.carrier, f"hit {self.counted}{self.of_location}", self._address(),
                 int(value("memsnap-full-every")), float(value("memsnap-full-seconds")))
             if self.heap:
-                record.heap = _census(target, at_hit=True, say_cost=not self.said_cost)
+                record.heap = snapshot_census(target, True, _warn, not self.said_cost)
                 self.said_cost = self.said_cost or record.heap is not None
             take(target=target, location=self._where(target),  # type: ignore[arg-type]
                  record=record)
         except Exception as exc:
             _warn(report_failure(f"no snapshot at hit {self.counted}", exc))
         return self.stop_here
-
-
-def _census(target, at_hit: bool, say_cost: bool) -> dict | None:
-    """malloc's census for a snapshot (--heap); None, said, where the heap cannot be read."""
-    try:
-        found = census_summary(target, at_hit)
-    except GdbmemError as exc:
-        _warn(f"no census of malloc's heap: {exc}")
-        return None
-    if say_cost:
-        chunks = sum(a["in_use"][0] for a in found["arenas"])
-        _warn(f"a census of malloc's heap ({chunks} chunks in use) took "
-              f"{found['seconds'] * 1000:.1f} ms: each snapshot with --heap costs about that "
-              "more, growing with the heap")
-    return found
 
 
 def heap_growth(records: Sequence[Record]):

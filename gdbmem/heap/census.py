@@ -15,9 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gdbmem.heap.layout import ALIGNMENT, WORD
-from gdbmem.heap.memory import WINDOW, Memory
-from gdbmem.heap.walk import (
+from gdbmem.heap.chunks import (
     FASTBIN,
     IN_USE,
     LARGEBIN,
@@ -28,6 +26,8 @@ from gdbmem.heap.walk import (
     UNSORTED,
     Heap,
 )
+from gdbmem.heap.layout import ALIGNMENT, WORD
+from gdbmem.heap.memory import WINDOW, Memory
 from gdbmem.model import Region
 
 # What gdb names an address: (symbol, section), like ("vtable for Alpha + 16", ".data.rel.ro").
@@ -302,8 +302,8 @@ def chunk_info(heap: Heap, address: int, type_of: Callable[[int], str],
                leaks=None) -> dict | None:
     """What vmainfo says of an address inside a chunk: the chunk, where it is, its type
     (in use), and its leak category when memleak ran at this stop (`leaks`)."""
+    from gdbmem.heap.chunks import STATE_NAMES
     from gdbmem.heap.reach import CATEGORIES
-    from gdbmem.heap.walk import STATE_NAMES
 
     k = heap.chunk_at(address)
     if k is None:

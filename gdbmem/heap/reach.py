@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gdbmem.heap.chunks import IN_USE, Heap, HeapThread
 from gdbmem.heap.memory import Memory
-from gdbmem.heap.walk import IN_USE, Heap, HeapThread
 from gdbmem.model import Region
 
 REACHABLE, POSSIBLE, INDIRECT, DEFINITE = range(4)

@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from gdbmem.heap.census import Census, Group, Types, arena_rows
+from gdbmem.heap.chunks import IN_USE, Heap
 from gdbmem.heap.reach import CATEGORIES, Leaks
-from gdbmem.heap.walk import IN_USE, Heap
 from gdbmem.render import jsonout
 from gdbmem.render.color import FIGURE
 from gdbmem.render.table import PLAIN, Column, TextStyle, render_table

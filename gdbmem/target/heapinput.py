@@ -11,9 +11,10 @@ import gdb  # type: ignore[import-not-found]
 
 from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, NEW_PROGRAM, Cache
 from gdbmem.errors import HeapError
+from gdbmem.heap.chunks import HeapInput, HeapThread
+from gdbmem.heap.find import is_libc
 from gdbmem.heap.layout import glibc_version, layout_for
 from gdbmem.heap.memory import Memory
-from gdbmem.heap.walk import HeapInput, HeapThread
 from gdbmem.kinds import classify
 from gdbmem.model import Region
 from gdbmem.target.base import MemoryReader, Target
@@ -46,8 +47,7 @@ def _static_address(name: str, libc: list[Region]) -> int | None:
 
 
 def _libc(regions: list[Region]) -> list[Region]:
-    return [r for r in regions if r.path.rsplit("/", 1)[-1].startswith("libc")
-            and ".so" in r.path]
+    return [r for r in regions if is_libc(r)]
 
 
 # glibc's version by (pid, where libc is mapped, its path): read once per process, not at

@@ -16,9 +16,7 @@ from hypothesis import strategies as st
 from gdbmem.errors import HeapError
 from gdbmem.heap import reach
 from gdbmem.heap.census import _text, census, group, type_name
-from gdbmem.heap.layout import glibc_version, layout_for
-from gdbmem.heap.memory import Memory
-from gdbmem.heap.walk import (
+from gdbmem.heap.chunks import (
     FASTBIN,
     IN_USE,
     MALLOC,
@@ -26,8 +24,10 @@ from gdbmem.heap.walk import (
     TOP,
     HeapInput,
     HeapThread,
-    walk_heap,
 )
+from gdbmem.heap.layout import glibc_version, layout_for
+from gdbmem.heap.memory import Memory
+from gdbmem.heap.walk import walk_heap
 from gdbmem.model import Region
 from tests.helpers import FIXTURES
 

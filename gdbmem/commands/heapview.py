@@ -16,6 +16,7 @@ from gdbmem.caches import EXEC, EXITED, INFERIOR_DELETED, RESUMED, Cache
 from gdbmem.errors import GdbmemError
 from gdbmem.heap.census import Census, census, summary
 from gdbmem.heap.chunks import Heap, HeapThread
+from gdbmem.heap.mmapped import chunks_at
 from gdbmem.heap.reach import Leaks, leak_check
 from gdbmem.heap.walk import walk_heap
 from gdbmem.model import Region
@@ -81,6 +82,20 @@ def snapshot_census(target: Target, at_hit: bool, warn: Callable[[str], None],
              f"{kept['seconds'] * 1000:.1f} ms: each snapshot with --heap costs about that "
              "more, growing with the heap")
     return kept
+
+
+def walked(target: Target) -> bool:
+    """Whether the heap was walked at this stop already."""
+    key = (target.pid, getattr(getattr(target, "inferior", None), "num", 0))
+    return key in HEAPS
+
+
+def mmapped_chunk_at(target: Target, region: Region, address: int) -> bool:
+    """Whether `address` is in a chunk mmapped on its own at the start of `region` (a few
+    words read: vmainfo walks a whole heap for an anonymous address only then)."""
+    with target.memory_reader() as reader:
+        found = chunks_at(heap_memory(reader), region.start, region.end)
+    return any(chunk <= address < chunk + size for chunk, size, _prev in found)
 
 
 def heap_view(target: Target) -> HeapView:

@@ -9,7 +9,7 @@ import numpy as np
 
 from gdbmem.analysis.lookup import describe_address
 from gdbmem.commands.base import ArgumentParser, Command, write
-from gdbmem.commands.heapview import heap_view, name_of
+from gdbmem.commands.heapview import heap_view, mmapped_chunk_at, name_of, walked
 from gdbmem.commands.settings import text_style
 from gdbmem.commands.state import state
 from gdbmem.errors import GdbmemError, UsageError
@@ -20,13 +20,17 @@ from gdbmem.target.symbols import evaluate_address, symbol_at
 from gdbmem.trace.fold import Frame, site_frame
 
 
-def _chunk(target, address: int, kind: str | None) -> dict | None:
+def _chunk(target, address: int, region) -> dict | None:
     """The malloc chunk that holds `address`, for an address in a heap, an arena or an
-    anonymous mapping (a chunk mmapped on its own); None elsewhere, or when the heap cannot
-    be read (memheap says why)."""
-    if kind not in ("heap", "arena", "anon"):
+    anonymous mapping (a chunk mmapped on its own: one at the mapping's start, or any once
+    the heap was walked at this stop); None elsewhere, or when the heap cannot be read
+    (memheap says why)."""
+    if region.kind not in ("heap", "arena", "anon"):
         return None
     try:
+        if (region.kind == "anon" and not walked(target)
+                and not mmapped_chunk_at(target, region, address)):
+            return None  # no heap to walk for an anonymous address that is no chunk
         view = heap_view(target)
     except GdbmemError:
         return None
@@ -95,4 +99,4 @@ class VmainfoCommand(Command):
         write(address_report(info, symbol, page, args.json, text_style(from_tty), data,
                              _mapped_by(address) if info.mapped else None,
                              target.why_unknown("page state") or "pagemap unreadable",
-                             _chunk(target, address, info.region.kind) if info.mapped else None))
+                             _chunk(target, address, info.region) if info.mapped else None))

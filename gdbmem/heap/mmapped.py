@@ -15,7 +15,7 @@ from gdbmem.heap.memory import WINDOW, Memory
 from gdbmem.model import Region
 
 
-def _mmapped_at(mem: Memory, start: int, end: int) -> list[tuple[int, int, int]]:
+def chunks_at(mem: Memory, start: int, end: int) -> list[tuple[int, int, int]]:
     """Chunks mmapped on their own that begin at `start`, one after another: (chunk, size
     with the alignment correction, correction)."""
     out = []
@@ -48,7 +48,7 @@ def find_mmapped(mem: Memory, regions: Sequence[Region], taken: list[tuple[int, 
     candidates = [r for r in regions if free_of_heaps(r)]
     found: dict[int, int] = {}
     for region in candidates:
-        for chunk, size, _prev in _mmapped_at(mem, region.start, region.end):
+        for chunk, size, _prev in chunks_at(mem, region.start, region.end):
             found[chunk] = size
     at_starts = set(found)
     if expected is not None and len(found) >= expected:
@@ -68,7 +68,7 @@ def find_mmapped(mem: Memory, regions: Sequence[Region], taken: list[tuple[int, 
                 page = at + int(k) * PAGE
                 if any(c <= page < c + s for c, s in found.items()):
                     continue
-                for chunk, size, _prev in _mmapped_at(mem, page, region.end):
+                for chunk, size, _prev in chunks_at(mem, page, region.end):
                     found[chunk] = size
             at += len(words) * 8
     return found, set(found) - at_starts

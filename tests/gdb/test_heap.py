@@ -321,3 +321,14 @@ def test_a_static_program_is_one_line(tmp_path):
     assert_error(session, "memheap", "no libc in the process (a static program")
     assert_error(session, "memleak", "no libc in the process")
     assert session["vmainfo $sp"]["ok"]
+
+
+def test_vmainfo_finds_an_mmapped_chunk_before_any_walk(program):
+    """Without memheap at this stop, vmainfo of an anonymous address reads the chunk headers
+    at its mapping's start and walks the heap only when one holds it."""
+    session = run_gdb(["vmainfo g_mapped[2] + 100 --json", "vmainfo g_mapped[0] --json"],
+                      program, before=AT_CHECKPOINT)
+    assert_no_traceback(session)
+    for command in ("vmainfo g_mapped[2] + 100 --json", "vmainfo g_mapped[0] --json"):
+        chunk = session.json(command)["chunk"]
+        assert (chunk["size"], chunk["arena"], chunk["state"]) == (303104, "mmapped", "in use")

@@ -126,7 +126,7 @@ def sample_report(heap: Heap, rows: Sequence[tuple[int, str, bytes | None]], wha
             out.append(entry)
         return jsonout.report(out, style)
     if not rows:
-        return f"memheap: no block in use is {what}\n"
+        return f"memheap show: no block in use is {what}\n"
     lines = [f"{len(rows)} of {total} blocks {what}:"]
     for n, (k, kind, data) in enumerate(rows):
         start, end = heap.user_bounds_of(k)

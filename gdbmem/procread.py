@@ -157,22 +157,28 @@ def large_chunks(pipe: IO[bytes]) -> Iterator[bytes]:
 
 
 class ProcReader:
-    """/proc/PID/NAME read by `cat` into a pipe, started at once and drained by chunks().
+    """/proc/PID/NAME read by a helper, `dd`, into a pipe, started at once and drained by
+    chunks().
 
     The kernel writes smaps one page per read() (4,000 reads for 20,000 regions), and writing
-    it is most of its cost. `cat` does those reads on the other core while we parse the
+    it is most of its cost. The helper does those reads on the other core while we parse the
     chunks already read; a thread of ours could not, as it would take the GIL back 4,000
-    times. Where `cat` cannot be started, we read the file ourselves.
+    times. dd reads 3/4 of a page at a time, so that the kernel never writes a record twice
+    (see _KEPT_READ), and writes the pipe in blocks of half a chunk, so that we wake once a
+    block, not once a page: at 20,000 regions that took the last byte from ~150 ms to ~120
+    (cat: reads of 128 KiB, a page each, then as many writes). Where the helper cannot be
+    started, we read the file ourselves.
     """
 
     def __init__(self, pid: int, name: str):
         self.pid, self.name = pid, name
         self.fd: int | None = open_proc(pid, name)  # our open first: its errors are clear
-        self.cat: subprocess.Popen | None = None
+        self.helper: subprocess.Popen | None = None
         try:
-            self.cat = subprocess.Popen(["cat", "--", f"/proc/{pid}/{name}"],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE)
+            self.helper = subprocess.Popen(
+                ["dd", f"if=/proc/{pid}/{name}", f"ibs={_KEPT_READ}", f"obs={_READ_CHUNK // 2}",
+                 "status=none"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError:
             return
         os.close(self.fd)
@@ -180,18 +186,18 @@ class ProcReader:
 
     def chunks(self) -> Iterator[bytes]:
         try:
-            if self.cat is None:
+            if self.helper is None:
                 assert self.fd is not None
                 yield from read_fd(self.fd, self.pid, self.name)
                 return
-            yield from large_chunks(self.cat.stdout)  # type: ignore[arg-type]
-            self.cat.wait()
-            if self.cat.returncode:
-                reason = self.cat.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
+            yield from large_chunks(self.helper.stdout)  # type: ignore[arg-type]
+            self.helper.wait()
+            if self.helper.returncode:
+                reason = self.helper.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
                 if not os.path.isdir(f"/proc/{self.pid}"):
                     raise TargetError(f"process {self.pid} has exited")
                 raise TargetError(f"cannot read /proc/{self.pid}/{self.name}: "
-                                  f"{reason.splitlines()[-1] if reason else 'cat failed'}")
+                                  f"{reason.splitlines()[-1] if reason else 'dd failed'}")
         finally:
             self.close()
 
@@ -199,12 +205,12 @@ class ProcReader:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        cat, self.cat = self.cat, None
-        if cat is not None:
-            if cat.poll() is None:
-                cat.kill()
-                cat.wait()
-            cat.stdout.close()  # type: ignore[union-attr]
-            cat.stderr.close()  # type: ignore[union-attr]
+        helper, self.helper = self.helper, None
+        if helper is not None:
+            if helper.poll() is None:
+                helper.kill()
+                helper.wait()
+            helper.stdout.close()  # type: ignore[union-attr]
+            helper.stderr.close()  # type: ignore[union-attr]
 
 

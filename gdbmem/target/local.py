@@ -1,6 +1,6 @@
 """A process on this machine (gdb's native target): its /proc is ours to read.
 
-smaps and smaps_rollup come from /proc (read by `cat` on the other core while we parse),
+smaps and smaps_rollup come from /proc (read by a helper, dd, on the other core while we parse),
 pages from pagemap, memory from /proc/PID/mem with large preads, and the threads' stack
 pointers from /proc/PID/task/TID/syscall, without switching gdb's threads.
 """

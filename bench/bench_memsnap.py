@@ -95,8 +95,9 @@ goal = "(goal <= 2.5)" if MODE == "small" else "(for information)"
 sys.stderr.write(f"bench:   with memtrace, ratio = {result['both / continue only']:.2f}  {goal}\n")
 if floor:
     per_hit = result["per hit, ms"]
-    sys.stderr.write(f"bench:   per hit beyond a plain stop: memsnap on {per_hit['memsnap on']} ms, "
-                     f"reading smaps alone {per_hit['reading smaps']} ms: ratio "
+    sys.stderr.write(f"bench:   per hit beyond a plain stop: memsnap on "
+                     f"{per_hit['memsnap on']} ms, reading smaps alone "
+                     f"{per_hit['reading smaps']} ms: ratio "
                      f"{result['memsnap on / the floor, per hit']:.2f}  (goal <= 1.3)\n")
 if exact:
     sys.stderr.write(f"bench:   memsnap on --exact (smaps read at every hit): "

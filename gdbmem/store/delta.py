@@ -13,14 +13,19 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Union
 
-# Where a region's block of smaps starts: a line that starts with a hex digit (its maps
-# line; field lines start with a capital letter).
-_BLOCK_START = re.compile(rb"(?<=\n)(?=[0-9a-f])")
+# The newline before a region's block of smaps: the next line starts with a hex digit (its
+# maps line; field lines start with a capital letter). A pattern that starts with a plain
+# byte is looked for as fast as memchr; a lookbehind is tried at every byte, 6 to 15 times
+# slower (a 70 MB smaps took 1.2 s to split).
+_BEFORE_BLOCK = re.compile(rb"\n(?=[0-9a-f])")
 
 
 def split_blocks(smaps: bytes) -> list[bytes]:
     """smaps as one block per region (its maps line and field lines); joined, the same bytes."""
-    return _BLOCK_START.split(smaps) if smaps else []
+    if not smaps:
+        return []
+    starts = [0, *(m.end() for m in _BEFORE_BLOCK.finditer(smaps))]
+    return list(map(smaps.__getitem__, map(slice, starts, [*starts[1:], len(smaps)])))
 
 
 class Delta(NamedTuple):
@@ -57,8 +62,8 @@ def delta_of(data: bytes, base: list[bytes],
         if block and data.startswith(block, position) and (end == size or data[end] in _HEX):
             i: int | None = expected
         else:
-            m = _BLOCK_START.search(data, position + 1)
-            end = m.start() if m is not None else size
+            m = _BEFORE_BLOCK.search(data, position)
+            end = m.end() if m is not None else size
             head = block[:block.find(b"\n") + 1]
             block = data[position:end]
             if head and block.startswith(head):  # the same region, its figures changed

@@ -105,3 +105,17 @@ def test_near_miss_lines_raise_only_parse_errors(pieces, newline):
     _only_parse_errors(parse_maps, data)
     _only_parse_errors(parse_smaps, data)
     _only_parse_errors(lambda d: parse_smaps_chunks([d[: len(d) // 2], d[len(d) // 2:]]), data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300).map(lambda b: bytes(b"\n0aR x"[c % 6] for c in b)))
+def test_blocks_split_where_a_lookbehind_would(data):
+    """split_blocks looks for the newline before a block (as fast as memchr), and cuts
+    where the plain definition, a lookbehind tried at every byte, does."""
+    import re
+
+    from gdbmem.store.delta import split_blocks
+
+    plain = re.split(rb"(?<=\n)(?=[0-9a-f])", data) if data else []
+    assert split_blocks(data) == plain
+    assert b"".join(split_blocks(data)) == data

@@ -19,17 +19,26 @@ periodic full read bounds how long anything else goes unseen.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional
 
 FULL_EVERY = 50  # hits: `set gdbmem memsnap-full-every`
 FULL_SECONDS = 5  # seconds: `set gdbmem memsnap-full-seconds`
 
 
 class Signature(NamedTuple):
-    """What a hit reads cheaply to tell whether anything changed: the counters, the map."""
+    """What a hit reads cheaply to tell whether anything changed: the counters, the map.
+    `maps` is None where it was not read (the counters alone said the hit reads in full):
+    it is then the map of that full read, its smaps' maps lines (maps_of)."""
 
     counters: bytes
-    maps: bytes
+    maps: Optional[bytes]
+
+
+def maps_of(record: Any) -> bytes:
+    """/proc/PID/maps as it was when `record` (a store.record.Record) read smaps: the kernel
+    writes each smaps block's first line as it writes that region's maps line."""
+    return b"".join(b"".join(block.partition(b"\n")[:2]) for block in record.smaps_blocks())
 
 
 class Carrier:
@@ -38,20 +47,32 @@ class Carrier:
     def __init__(self, exact: bool = False) -> None:
         self.exact = exact
         self.record: Any = None  # the last snapshot taken through it (a store.record.Record)
-        self.last: Signature | None = None
+        self.last: Signature | None = None  # the last full read's
+        self.seen: Signature | None = None  # this hit's, as far as it was read
         self.pid = 0
         self.hits_since = 0
         self.full_at = 0.0
 
-    def may_carry(self, pid: int, signature: Signature | None, now: float, full_every: int,
-                  full_seconds: float) -> bool:
-        return (not self.exact and self.record is not None and signature is not None
-                and self.last is not None
-                and pid == self.pid and signature == self.last
-                and self.hits_since + 1 < full_every and now - self.full_at < full_seconds)
+    def may_carry(self, pid: int, counters: bytes | None, read_maps: Callable[[], bytes],
+                  now: float, full_every: int, full_seconds: float) -> bool:
+        """Whether this hit may carry the last full read. `counters` are this hit's (None:
+        no cheap way to tell, so it never may); read_maps() is called only when the
+        counters are those of the last full read (in a process whose memory changes at
+        every hit, reading the map would only cost)."""
+        self.seen = None if counters is None else Signature(counters, None)
+        last = self.last
+        if (self.exact or self.record is None or counters is None or last is None
+                or pid != self.pid or self.hits_since + 1 >= full_every
+                or now - self.full_at >= full_seconds or counters != last.counters):
+            return False
+        self.seen = Signature(counters, read_maps())
+        if last.maps is None:
+            last = self.last = last._replace(maps=maps_of(self.record))
+        return self.seen.maps == last.maps
 
     def carried(self) -> None:
         self.hits_since += 1
 
-    def full(self, pid: int, signature: Signature | None, now: float) -> None:
-        self.last, self.pid, self.hits_since, self.full_at = signature, pid, 0, now
+    def full(self, pid: int, now: float) -> None:
+        """This hit reads in full: its signature is the one later hits compare with."""
+        self.last, self.pid, self.hits_since, self.full_at = self.seen, pid, 0, now

@@ -19,7 +19,7 @@ from gdbmem.kinds import ThreadStackPointer, classify
 from gdbmem.model import Hole, Region, Snapshot
 from gdbmem.proc import PageState
 from gdbmem.scan.walk import Unreadable
-from gdbmem.store.carry import Carrier, Signature
+from gdbmem.store.carry import Carrier
 from gdbmem.store.record import Record
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -124,22 +124,26 @@ class Target:
         return Record(self.pid, time.time(), self.read_proc("smaps", keep_open=True), "",
                       self.thread_stack_pointers(), label, exe=self.exe(), pc=pc)
 
-    def signature(self) -> Signature | None:
-        """What tells cheaply whether the process's memory changed: its counters and its
-        map (carry.py); None where there is no cheap way (then every hit reads in full)."""
+    def counters(self) -> bytes | None:
+        """The kernel's counters of the process's memory, read cheaply, to tell whether it
+        changed (carry.py); None where there is no cheap way (then every hit reads in full)."""
         return None
+
+    def map_text(self) -> bytes:
+        """Its map (/proc/PID/maps), where counters() is not None."""
+        raise NotImplementedError
 
     def record_at_hit(self, carrier: Carrier, label: str, pc: int | None, full_every: int,
                       full_seconds: float) -> Record:
         """A breakpoint's snapshot: the last full read carried when `carrier` says nothing
         changed since it (carry.py), else read in full."""
         now = time.time()
-        signature = None if carrier.exact else self.signature()
-        if carrier.may_carry(self.pid, signature, now, full_every, full_seconds):
+        counters = None if carrier.exact else self.counters()
+        if carrier.may_carry(self.pid, counters, self.map_text, now, full_every, full_seconds):
             carrier.carried()
             record = self.carried(carrier.record, label, pc)
         else:
-            carrier.full(self.pid, signature, now)
+            carrier.full(self.pid, now)
             record = self.record(label, pc)
         carrier.record = record
         return record

@@ -24,7 +24,6 @@ from gdbmem.proc import (
 )
 from gdbmem.proc.pagemap import absent_runs
 from gdbmem.scan.walk import Unreadable
-from gdbmem.store.carry import Signature
 from gdbmem.target.base import PAGE, MemoryReader
 from gdbmem.target.gdbtarget import GdbTarget
 
@@ -71,9 +70,11 @@ class LocalProcess(GdbTarget):
                 rollup_reader.close()
         return regions, rollup
 
-    def signature(self) -> Signature:
-        return Signature(procread.read_whole(self.pid, "statm", True),
-                         procread.read_whole(self.pid, "maps", True))
+    def counters(self) -> bytes:
+        return procread.read_whole(self.pid, "statm", True)
+
+    def map_text(self) -> bytes:
+        return procread.read_whole(self.pid, "maps", True)
 
     def maps(self) -> list[Region]:
         try:

@@ -121,3 +121,14 @@ def test_the_reader_of_a_process_gone_says_so():
     child.wait()
     with pytest.raises(TargetError, match=f"process {child.pid} has exited"):
         procread.ProcReader(child.pid, "smaps")
+
+
+def test_a_live_map_is_its_smaps_headers(many_mappings):
+    """What carry.maps_of relies on: a process's maps is, byte for byte, the first line of
+    each of its smaps blocks."""
+    from gdbmem.store.carry import maps_of
+    from gdbmem.store.record import Record
+
+    smaps = procread.read_whole(many_mappings, "smaps")
+    assert maps_of(Record(many_mappings, 0.0, smaps)) == procread.read_whole(many_mappings,
+                                                                            "maps")

@@ -1,7 +1,7 @@
 """Run inside gdb attached to `testprogs/build/many N` (100,000 mappings, or 60,000 where
-vm.max_map_count cannot be raised from its default 65,530): the time of `memmap --json` and `memmap -X`,
-captured, and how much gdb's peak RSS grows during each (the peak reset before each through
-/proc/self/clear_refs). Prints to stderr."""
+vm.max_map_count cannot be raised from its default 65,530): the time of `memmap --json` and
+`memmap -X`, captured, and how much gdb's peak RSS grows during each (the peak reset before
+each through /proc/self/clear_refs). Prints to stderr."""
 
 import json
 import os

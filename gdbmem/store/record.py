@@ -95,14 +95,17 @@ class Record:
         of the previous blocks is; unless `previous` is a keyframe, it then lets its list of
         blocks go (rebuilt from its own record before when looked at: never far)."""
         data = self._smaps
-        if data is None:  # loaded as blocks already
+        # A carried snapshot made of the very blocks of the one before: the same smaps.
+        carried = (previous is not None and data is None and self.blocks is not None
+                   and self.blocks is previous.blocks)
+        if data is None and not carried:  # loaded as blocks already
             if previous is None or self.blocks is None:
                 return None
             data = self.smaps
         if previous is None:
             self.blocks, self._smaps = split_blocks(data), None
             return None
-        if previous.same_smaps(data):
+        if carried or previous.same_smaps(data):
             # Nothing changed since the last snapshot (~1 us a small process): keep one copy.
             self._smaps, self.blocks = previous._smaps, previous.blocks
             change: Change = SAME

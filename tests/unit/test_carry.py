@@ -79,3 +79,34 @@ def test_no_counters_never_carry():
     carrier, process = Carrier(), Process(counters=None)
     assert not any(hit(carrier, process, 0.1 * n) for n in range(4))
     assert process.maps_read == 0
+
+
+def test_a_carried_snapshot_shares_the_blocks_and_is_journalled_as_the_same(tmp_path,
+                                                                           monkeypatch):
+    """A carried hit's record is made of the last record's very blocks: never joined or
+    compared again, journalled as the previous one's smaps, and read back byte for byte."""
+    from gdbmem.store.codec import read_records
+    from gdbmem.store.session import Session
+    from tests.helpers import FakeTarget
+
+    target, session = FakeTarget(), Session()
+    first = target.record("full", pc=0x1000)
+    session.add(first, lambda: str(tmp_path))
+    carried = target.carried(first, "carried", pc=0x1000)
+    assert carried.blocks is first.blocks
+
+    def compared(self, data):
+        raise AssertionError("a carried snapshot's smaps compared again")
+
+    monkeypatch.setattr(Record, "same_smaps", compared)
+    session.add(carried, lambda: str(tmp_path))
+    assert carried.smaps == first.smaps == SMAPS
+    again = target.carried(carried, "again", pc=0x1000)
+    session.add(again, lambda: str(tmp_path))
+    monkeypatch.undo()
+    with open(session.journal.path, "rb") as fh:
+        text = fh.read()
+    assert text.count(b'"smaps_as_previous":true') == 2
+    assert [r.smaps for r in read_records(text)] == [SMAPS] * 3
+    assert [r.snapshot.regions[0].rss_kb for r in session.records] == [
+        first.snapshot.regions[0].rss_kb] * 3

@@ -190,12 +190,22 @@ class ProcReader:
                 assert self.fd is not None
                 yield from read_fd(self.fd, self.pid, self.name)
                 return
-            yield from large_chunks(self.helper.stdout)  # type: ignore[arg-type]
+            read = 0
+            for chunk in large_chunks(self.helper.stdout):  # type: ignore[arg-type]
+                read += len(chunk)
+                yield chunk
             self.helper.wait()
             if self.helper.returncode:
                 reason = self.helper.stderr.read().decode("utf-8", "replace").strip()  # type: ignore[union-attr]
                 if not os.path.isdir(f"/proc/{self.pid}"):
                     raise TargetError(f"process {self.pid} has exited")
+                if not read:  # a dd that takes other options (busybox's): we read it ourselves
+                    fd = open_proc(self.pid, self.name)
+                    try:
+                        yield from read_fd(fd, self.pid, self.name)
+                    finally:
+                        os.close(fd)
+                    return
                 raise TargetError(f"cannot read /proc/{self.pid}/{self.name}: "
                                   f"{reason.splitlines()[-1] if reason else 'dd failed'}")
         finally:

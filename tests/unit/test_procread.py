@@ -86,6 +86,10 @@ def many_mappings():
                              stdout=subprocess.PIPE)
     try:
         assert child.stdout.readline() == b"ready\n"
+        if _READ is not None:  # asleep in read(2) on its stdin: its memory rests from here
+            _wait_for(lambda: procread.read_whole(child.pid, "syscall").startswith(_READ))
+        else:
+            time.sleep(0.5)
         yield child.pid
     finally:
         child.kill()
@@ -132,3 +136,16 @@ def test_a_live_map_is_its_smaps_headers(many_mappings):
     smaps = procread.read_whole(many_mappings, "smaps")
     assert maps_of(Record(many_mappings, 0.0, smaps)) == procread.read_whole(many_mappings,
                                                                             "maps")
+
+
+def test_a_helper_that_refuses_its_options_is_read_around(many_mappings, monkeypatch):
+    """A dd that fails before writing anything (one that takes other options) leaves the
+    reading to us: the same bytes, no error."""
+    real = procread.subprocess.Popen
+
+    def refusing(args, **kwargs):
+        return real([args[0], "--no-such-option"], **kwargs)
+
+    monkeypatch.setattr(procread.subprocess, "Popen", refusing)
+    assert _resting(b"".join(procread.ProcReader(many_mappings, "smaps").chunks())) == _resting(
+        procread.read_whole(many_mappings, "smaps"))

@@ -23,11 +23,11 @@ setup:
 
 testprogs: setup $(TESTPROGS)
 
-testprogs/build/%: testprogs/%.c
+testprogs/build/%: testprogs/%.c testprogs/attach.h
 	@mkdir -p testprogs/build
 	$(CC) $(CFLAGS) -o $@ $<
 
-testprogs/build/%-static: testprogs/%.c
+testprogs/build/%-static: testprogs/%.c testprogs/attach.h
 	@mkdir -p testprogs/build
 	$(CC) $(CFLAGS) -static -o $@ $<
 

@@ -11,8 +11,9 @@
  *   remap  maps 128 KiB anonymous with mmap, ticks, unmaps it: a call site that holds 0
  *   idle   touches 1 GiB once, then only ticks: a large process whose memory does not change
  * Each iteration calls tick(i) with the memory in place (break there), then the program
- * exits when TICKS are done. LEAKS_PAUSE_MS=N in the environment sleeps N ms after each
- * tick (time to attach to it).
+ * exits when TICKS are done. LEAKS_WAIT_AT=K in the environment: after K ticks it creates
+ * DIR/leaks.ready and waits for SIGUSR1 (attach.h), so that what a debugger attached then
+ * sees is known exactly: the ticks from K on.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "attach.h"
 
 volatile unsigned long sink;
 static int ticks;
@@ -52,6 +54,8 @@ int main(int argc, char **argv) {
     ticks = atoi(argv[2]);
     char path[4096];
     snprintf(path, sizeof path, "%s/leaks-file.bin", argv[3]);
+    char ready[4096];
+    snprintf(ready, sizeof ready, "%s/leaks.ready", argv[3]);
     if (!strcmp(mode, "arena")) {
         pthread_t t;
         pthread_create(&t, NULL, worker, NULL);
@@ -69,11 +73,12 @@ int main(int argc, char **argv) {
     }
     void *cache[16] = {0};
     srand(42);
-    const char *pause_ms = getenv("LEAKS_PAUSE_MS");
-    struct timespec pause = {0, (pause_ms ? atol(pause_ms) : 0) * 1000000L};
+    const char *wait_at = getenv("LEAKS_WAIT_AT");
+    int wait_tick = wait_at ? atoi(wait_at) : -1;
     if (!strcmp(mode, "idle"))
         sink += (unsigned long)touched((size_t)1 << 30);
     for (int i = 0; i < ticks; i++) {
+        if (i == wait_tick) wait_for_attach(ready);
         if (!strcmp(mode, "idle")) {
             tick(i);
         } else if (!strcmp(mode, "heap")) {
@@ -110,8 +115,6 @@ int main(int argc, char **argv) {
             fprintf(stderr, "unknown mode %s\n", mode);
             return 2;
         }
-        if (pause.tv_nsec)
-            nanosleep(&pause, NULL);
     }
     return 0;
 }

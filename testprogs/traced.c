@@ -11,7 +11,7 @@
  *            its first 16 KiB) and file_grow() mremaps it to all 64 KiB
  *   pool     batch() mallocs and frees 2,000 blocks of 1 KiB, stop(); small_leak() leaks 3,000
  *            blocks of 100 bytes, medium_leak() 100 blocks of 20,000 bytes (with
- *            TRACED_PAUSE_MS=N, it first creates DIR/traced.ready and sleeps N ms: attach)
+ *            TRACED_WAIT=1, it first creates DIR/traced.ready and waits for SIGUSR1: attach.h)
  *   mthreads 4 threads at once: each mallocs and frees 200 blocks of 512 bytes (batch_of())
  *            and leaks 500 blocks of 64 bytes (thread_leak()): 128,000 bytes in all
  *   churn    1,000,000 mallocs of 16 to 1,023 bytes, each freed at once (bench/: --malloc)
@@ -25,6 +25,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "attach.h"
 
 #define THREADS 4
 #define ROUNDS 200
@@ -153,11 +155,10 @@ int main(int argc, char **argv) {
     } else if (!strcmp(mode, "pool")) {
         batch();
         stop();
-        if (getenv("TRACED_PAUSE_MS")) {  // time for gdb to attach: DIR/traced.ready says when
+        if (getenv("TRACED_WAIT")) {  // for gdb to attach: DIR/traced.ready says when
             char ready[4096];
             snprintf(ready, sizeof ready, "%s/traced.ready", argv[2]);
-            close(open(ready, O_WRONLY | O_CREAT, 0600));
-            usleep((useconds_t)atoi(getenv("TRACED_PAUSE_MS")) * 1000);
+            wait_for_attach(ready);
         }
         small_leak();
         medium_leak();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -164,6 +165,26 @@ def gdbserver(program, *args):
             break
     server.kill()
     raise AssertionError("gdbserver did not start")
+
+
+@contextlib.contextmanager
+def waiting_to_be_attached(argv: Sequence[str], ready: Path, env: dict):
+    """A testprog started for gdb to attach to at a known point (testprogs/attach.h): once it
+    has created READY it waits for SIGUSR1, which the attached gdb sends (`signal SIGUSR1`),
+    so what it does after the attach does not depend on how long gdb took to start.
+    Yields the process; it is killed at the end."""
+    ready.unlink(missing_ok=True)
+    program = subprocess.Popen([str(a) for a in argv], env=dict(os.environ, **env))
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if program.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{argv[0]} never got to {ready.name}")
+            time.sleep(0.02)
+        yield program
+    finally:
+        program.kill()
+        program.wait()
 
 
 @pytest.fixture(scope="session")

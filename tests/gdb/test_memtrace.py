@@ -5,11 +5,9 @@ naming the site of a leaked block, and bad input in one line."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,6 +21,7 @@ from tests.gdb.conftest import (
     gdbserver,
     run_gdb,
     run_gdb_until_exit,
+    waiting_to_be_attached,
 )
 
 TICKS = 10
@@ -285,16 +284,13 @@ def test_non_stop_over_gdbserver(leaks, tmp_path):
 
 
 def test_after_attaching_to_a_running_process(leaks, tmp_path):
-    """Attached mid-run: every call traced from then on is charged to its site."""
-    program = subprocess.Popen([str(leaks), "mmap", "60", str(tmp_path)],
-                               env=dict(os.environ, LEAKS_PAUSE_MS="20"))
-    try:
-        time.sleep(0.3)
-        gdb = run_gdb(["memtrace on", "continue", "memtrace --json"], None,
+    """Attached mid-run, after 20 of 60 blocks were mapped: the 40 mapped from then on are
+    charged to their site, exactly, and the 20 from before the attach are not."""
+    with waiting_to_be_attached([leaks, "mmap", 60, tmp_path], tmp_path / "leaks.ready",
+                                {"LEAKS_WAIT_AT": "20"}) as program:
+        gdb = run_gdb(["memtrace on", "signal SIGUSR1", "memtrace --json"], None,
                       before=(f"attach {program.pid}",))
-    finally:
-        program.kill()
-        program.wait()
+    assert_no_traceback(gdb)
     site = traced_malloc(gdb)
     block = 256 * 1024 + 4096
-    assert 10 <= site["calls"] < 60 and site["held"] == site["mapped"] == site["calls"] * block
+    assert (site["calls"], site["held"], site["mapped"]) == (40, 40 * block, 40 * block)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import time
 
 import pytest
 
@@ -18,6 +16,7 @@ from tests.gdb.conftest import (
     build,
     run_gdb,
     run_gdb_until_exit,
+    waiting_to_be_attached,
 )
 
 SOURCE = (ROOT / "testprogs" / "traced.c").read_text().splitlines()
@@ -218,14 +217,14 @@ def test_malloc_at_a_stop_says_what_it_cannot_know(traced, tmp_path):
         assert "before `run`" in result["error"]
 
 
-def _to_the_exit(run_session, attempts: int = 3):
+def _to_the_exit(run_session, attempts: int = 3, resume: str = "continue"):
     """A session whose `continue` runs an injected process to its exit. gdb 13 sometimes
     loses such a process as it exits (heaptrack's thread ends with it): `continue` then
     says "Couldn't get registers: No such process." and every later command says the same,
     before any of gdbmem's code runs. That is gdb's race, not what is tested: run again."""
     for _ in range(attempts):
         session = run_session()
-        if "No such process" not in (session["continue"]["error"] or ""):
+        if "No such process" not in (session[resume]["error"] or ""):
             return session
     return session
 
@@ -308,22 +307,13 @@ def test_malloc_after_attach(traced, tmp_path):
     if __import__("shutil").which("heaptrack") is None:
         pytest.skip("heaptrack is not installed (make test installs it)")
     def attached():
-        (tmp_path / "traced.ready").unlink(missing_ok=True)
-        program = subprocess.Popen([str(traced), "pool", str(tmp_path)],
-                                   env=dict(os.environ, TRACED_PAUSE_MS="4000"))
-        try:
-            for _ in range(200):
-                if (tmp_path / "traced.ready").exists():
-                    break
-                time.sleep(0.05)
+        with waiting_to_be_attached([traced, "pool", tmp_path], tmp_path / "traced.ready",
+                                    {"TRACED_WAIT": "1"}) as program:
             # To its exit: at a stop heaptrack may not have written its last records yet.
-            return run_gdb(["memtrace on --malloc", "continue", "memtrace --json"], None,
-                           before=(f"attach {program.pid}",), gdb_args=[str(traced)])
-        finally:
-            program.kill()
-            program.wait()
+            return run_gdb(["memtrace on --malloc", "signal SIGUSR1", "memtrace --json"],
+                           None, before=(f"attach {program.pid}",), gdb_args=[str(traced)])
 
-    session = _to_the_exit(attached)
+    session = _to_the_exit(attached, resume="signal SIGUSR1")
     assert_no_traceback(session)
     started = session["memtrace on --malloc"]
     if not started["ok"]:  # gdb cannot call functions in the process here: said in one line

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -121,4 +120,3 @@ def test_capture_a_live_process_and_one_that_exits(tmp_path):
     brief.wait()
     assert done.returncode == 2
     assert "has exited after" in done.stderr and done.stderr.count("\n") == 1
-    time.sleep(0)

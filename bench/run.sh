@@ -80,7 +80,7 @@ bench_memsnap() {
     local scratch
     echo "memsnap on a breakpoint hit 2,000 times (testprogs/leaks):"
     scratch=$(mktemp -d)
-    for mode in heap small; do
+    for mode in bigheap heap small; do
         gdb -nx -batch -q -ex 'source gdbinit.py' -x bench/bench_memsnap.py \
             --args testprogs/build/leaks $mode 2000 "$scratch" 2>&1 >/dev/null |
             sed -n 's/^bench: //p'

@@ -2,6 +2,7 @@
  *
  * usage: leaks MODE TICKS DIR
  *   heap   leaks 16 small blocks (1 KiB) per tick in the main thread: [heap] grows
+ *   bigheap  leaks 64 blocks of 1 KiB per tick: [heap] grows to 128 MiB over 2,000 ticks
  *   small  leaks one block of 256 bytes per tick: a small leak in a small process
  *   mmap   leaks one 256 KiB block per tick: anonymous mmap blocks of a large malloc
  *   arena  a worker thread leaks 8 blocks of 4 KiB per tick: its malloc arena grows
@@ -83,6 +84,9 @@ int main(int argc, char **argv) {
             tick(i);
         } else if (!strcmp(mode, "heap")) {
             for (int k = 0; k < 16; k++) sink += (unsigned long)touched(1024);
+            tick(i);
+        } else if (!strcmp(mode, "bigheap")) {
+            for (int k = 0; k < 64; k++) sink += (unsigned long)touched(1024);
             tick(i);
         } else if (!strcmp(mode, "small")) {
             sink += (unsigned long)touched(256);

@@ -16,7 +16,7 @@ from gdbmem.errors import TargetError
 _READ = {"x86_64": b"0 ", "aarch64": b"63 "}.get(platform.machine())  # read(2)'s number
 
 
-def _wait_for(predicate, seconds: float = 5.0) -> None:
+def _wait_for(predicate, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not predicate():
         if time.monotonic() > deadline:

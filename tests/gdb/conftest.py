@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -59,21 +60,49 @@ class Session:
 
 def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable[str] = (),
             before: Sequence[str] = ("break ready", "run"), gdb_args: Sequence[str] = (),
-            source: bool = True, cwd: Path | None = None, timeout: int = 120) -> Session:
-    with tempfile.TemporaryDirectory() as scratch:
-        argv = ["gdb", "-nx", "-batch", "-q", "-ex", "set pagination off",
-                "-ex", "set confirm off", *gdb_args]
-        if source:
-            argv += ["-ex", f"source {GDBINIT}"]
-        for command in before:
-            argv += ["-ex", command]
-        argv += ["-x", str(DRIVER)]
-        if program is not None:
-            argv += ["-ex", "kill"]
-            argv += ["--args", str(program), *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                              env=_driver_env(commands, scratch), stdin=subprocess.DEVNULL)
-        return _session(scratch, done.stdout, done.stderr)
+            source: bool = True, cwd: Path | None = None, timeout: int = 50) -> Session:
+    """gdb in batch mode: `before`, then the commands through driver.py, then `kill`.
+    A gdb that does not end within `timeout` seconds (the slowest session here takes ~3 s)
+    fails the test naming the command it hangs in. A hang outside the commands, in gdb's own
+    `run`, `attach` or `kill`, is tried once more, with a warning: it is not what the test
+    is about (once, in CI, test_non_stop_mode's gdb did not end in 120 s; 190 runs of it
+    here, some under load, all ended in 2 s)."""
+    argv = ["gdb", "-nx", "-batch", "-q", "-ex", "set pagination off",
+            "-ex", "set confirm off", *gdb_args]
+    if source:
+        argv += ["-ex", f"source {GDBINIT}"]
+    for command in before:
+        argv += ["-ex", command]
+    argv += ["-x", str(DRIVER)]
+    if program is not None:
+        argv += ["-ex", "kill"]
+        argv += ["--args", str(program), *args]
+    for attempt in range(2):
+        with tempfile.TemporaryDirectory() as scratch:
+            env = _driver_env(commands, scratch)
+            progress = env["GDBMEM_PROGRESS"] = os.path.join(scratch, "progress")
+            gdb = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
+            try:
+                stdout, stderr = gdb.communicate(timeout=timeout)
+                return _session(scratch, stdout, stderr)
+            except subprocess.TimeoutExpired:
+                gdb.kill()  # its inferior goes with it (PTRACE_O_EXITKILL)
+                try:  # unless something it started holds the pipes: then they are let go
+                    gdb.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                lines = Path(progress).read_text().splitlines() if os.path.exists(progress) else []
+            finally:
+                for pipe in (gdb.stdout, gdb.stderr):
+                    pipe.close()  # type: ignore[union-attr]
+                gdb.wait()
+        if lines and lines[-1] != "done":
+            raise AssertionError(f"gdb hung in {json.loads(lines[-1])!r}: no end in {timeout} s")
+        where = "after its last command" if lines else "before its first command"
+        if attempt == 0:
+            warnings.warn(f"gdb hung {where} (not in a command tested): run again", stacklevel=2)
+    raise AssertionError(f"gdb hung {where} twice: no end in {timeout} s")
 
 
 def _driver_env(commands: Sequence[str], scratch: str) -> dict:

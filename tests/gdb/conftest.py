@@ -65,8 +65,9 @@ def run_gdb(commands: Sequence[str], program: Path | None = None, args: Iterable
     A gdb that does not end within `timeout` seconds (the slowest session here takes ~3 s)
     fails the test naming the command it hangs in. A hang outside the commands, in gdb's own
     `run`, `attach` or `kill`, is tried once more, with a warning: it is not what the test
-    is about (once, in CI, test_non_stop_mode's gdb did not end in 120 s; 190 runs of it
-    here, some under load, all ended in 2 s)."""
+    is about (test_non_stop_mode's gdb once did not end in 120 s in a clean clone's
+    .ci/run, where 190 runs of it alone all ended in 2 s; test_several_inferiors' hung once
+    in 405 sessions of test_targets.py, outside its commands)."""
     argv = ["gdb", "-nx", "-batch", "-q", "-ex", "set pagination off",
             "-ex", "set confirm off", *gdb_args]
     if source:

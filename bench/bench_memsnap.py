@@ -17,7 +17,7 @@ import time
 import gdb
 
 from gdbmem import procread
-from gdbmem.commands import memsnap
+from gdbmem.commands import snaptake
 from gdbmem.commands.state import state
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -55,15 +55,15 @@ for _ in range(REPEAT):
         floor.append(run_with(lambda: ReadsSmaps("tick")))
     if MODE == "idle":  # what every hit cost before carried snapshots
         state().session.clear()
-        exact.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False, True)))
+        exact.append(run_with(lambda: snaptake.SnapshotBreakpoint("tick", 1, False, True)))
     plain.append(run_with(lambda: Continues("tick")))
     state().session.clear()
-    snapping.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
+    snapping.append(run_with(lambda: snaptake.SnapshotBreakpoint("tick", 1, False)))
     hits = len(state().session.records)
     state().session.clear()
     gdb.execute("memtrace clear", to_string=True)
     gdb.execute("memtrace on", to_string=True)  # and memsnap's breakpoint beside it
-    both.append(run_with(lambda: memsnap.SnapshotBreakpoint("tick", 1, False)))
+    both.append(run_with(lambda: snaptake.SnapshotBreakpoint("tick", 1, False)))
     gdb.execute("memtrace off", to_string=True)
 result = {"mode": MODE, "hits": hits,
           "median_s": {"continue only": round(statistics.median(plain), 3),
